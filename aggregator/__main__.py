@@ -1,0 +1,5 @@
+"""Entry point for ``python -m aggregator``."""
+
+from aggregator.cli import main
+
+raise SystemExit(main())

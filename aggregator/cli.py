@@ -1,0 +1,442 @@
+"""The `offthewire` command: each command is a docstring and one call into the Aggregator.
+
+`main()` is the one place that turns errors into a plain sentence on stderr and an exit code
+(2: bad config or argument, 1: not found or already subscribed); `-v` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from aggregator import __version__
+from aggregator.config import find_config_file, load_settings
+from aggregator.core import Aggregator, make_aggregator, utc_now
+from aggregator.exceptions import AggregatorError, ConfigError
+from aggregator.types import FetchResult, Item, PollSummary, Source
+
+log = logging.getLogger("aggregator")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.ERROR
+    logging.basicConfig(level=logging.CRITICAL if args.quiet else level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except AggregatorError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"offthewire: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader (`| head`) went away; that is not an error worth a traceback.
+        sys.stderr.close()
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="offthewire",
+        description="Poll news-wire feeds, merge their stories, republish them as Atom feeds.",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="config file (default: $OFFTHEWIRE_CONFIG, else ./offthewire.toml)"
+    )
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="count", default=0, help="log progress; twice for debugging")
+    noise.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.add_argument("--version", action="version", version=f"offthewire {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int | None]) -> argparse.ArgumentParser:
+        doc = (handler.__doc__ or "").strip()
+        sub = commands.add_parser(name, help=doc.splitlines()[0], description=doc)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add = command("add", cmd_add)
+    add.add_argument("url", metavar="URL")
+    add.add_argument("--name", help="the name shown for this source (default: the feed's title)")
+    add.add_argument(
+        "--topic", action="append", default=[], metavar="SLUG", help="put every item in this topic; repeatable"
+    )
+    add.add_argument("--every", type=int, metavar="MINUTES", help="minutes between polls (default: [poll] every)")
+
+    remove = command("remove", cmd_remove)
+    remove.add_argument("source", metavar="URL_OR_ID")
+    remove.add_argument("--keep-items", action="store_true", help="keep the source's items in the database and feeds")
+
+    command("list", cmd_list).add_argument("--json", action="store_true", help="print JSON")
+
+    poll = command("poll", cmd_poll)
+    poll.add_argument("sources", nargs="*", metavar="URL_OR_ID")
+    poll.add_argument("--all", action="store_true", help="poll every source, due or not")
+    poll.add_argument("--json", action="store_true", help="print JSON")
+
+    command("publish", cmd_publish)
+
+    items = command("items", cmd_items)
+    items.add_argument("--topic", metavar="SLUG")
+    items.add_argument("--source", metavar="URL_OR_ID")
+    items.add_argument("--limit", type=int, default=30, metavar="N")
+    items.add_argument("--json", action="store_true", help="print JSON")
+
+    command("topics", cmd_topics).add_argument("--json", action="store_true", help="print JSON")
+
+    demo = command("demo", cmd_demo)
+    demo.add_argument("--dir", type=Path, metavar="FOLDER", help="scratch folder (default: a new temporary folder)")
+    return parser
+
+
+# Commands
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Subscribe to a feed URL (no network needed); prints the new source's id."""
+    with _aggregator(args) as aggregator:
+        source = aggregator.add_source(args.url, name=args.name, topics=args.topic, every_minutes=args.every)
+    print(f"Added source {source.id}: {source.url}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Unsubscribe; its items leave the outputs at the next publish unless --keep-items."""
+    with _aggregator(args) as aggregator:
+        source, deleted = aggregator.remove_source(args.source, keep_items=args.keep_items)
+    kept = "its items are kept" if args.keep_items else f"{deleted} items deleted"
+    print(f"Removed source {source.id}: {source.url} ({kept}).")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List the sources with their health: last status, last error, item count, next poll."""
+    with _aggregator(args) as aggregator:
+        sources = aggregator.sources()
+    if args.json:
+        _print_json([_source_json(s) for s in sources])
+        return 0
+    if not sources:
+        print("No sources yet. Add one with: offthewire add URL")
+        return 0
+    now = utc_now()
+    rows = [
+        [
+            str(s.id),
+            _clip(s.display_name, 32),
+            _health(s),
+            str(s.item_count),
+            _ago(s.last_fetched_at, now),
+            "paused" if not s.enabled else _until(s.next_fetch_at, now),
+            ",".join(s.topics) or "-",
+            s.url,
+        ]
+        for s in sources
+    ]
+    _print_table(["ID", "NAME", "HEALTH", "ITEMS", "LAST POLL", "NEXT", "TOPICS", "URL"], rows)
+    for s in sources:
+        if s.last_error:
+            print(f"  {s.id}: {s.last_error}")
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    """Fetch the due sources (or --all, or those named) once, store, publish, print a summary."""
+    with _aggregator(args) as aggregator:
+        total = len(aggregator.sources())
+        progress = _Progress(total, sys.stderr) if not args.json and not args.quiet else None
+        summary = aggregator.poll(args.sources, every_source=args.all, on_result=progress.step if progress else None)
+        if progress:
+            progress.done()
+    if args.json:
+        _print_json(_summary_json(summary))
+    elif not args.quiet:
+        _print_summary(summary)
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Rewrite every output feed from the database (files are only replaced when they changed)."""
+    with _aggregator(args) as aggregator:
+        changed = aggregator.publish()
+        files = aggregator.output_files()
+    print(f"Published {len(files)} feeds in {aggregator.settings.output.dir}/ ({len(changed)} changed).")
+    return 0
+
+
+def cmd_items(args: argparse.Namespace) -> int:
+    """The "Off the wire" ticker: newest items first, as HH:MM  Source  Headline."""
+    if args.limit <= 0:
+        raise ConfigError(f"--limit must be a positive number, not {args.limit}.")
+    with _aggregator(args) as aggregator:
+        items = aggregator.items(topic=args.topic, source=args.source, limit=args.limit)
+    if args.json:
+        _print_json([_item_json(i) for i in items])
+        return 0
+    if not items:
+        print("No items yet. Poll the sources with: offthewire poll")
+        return 0
+    _print_ticker(items)
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    """List the topics with their keywords and item counts."""
+    with _aggregator(args) as aggregator:
+        topics = aggregator.topics()
+    if args.json:
+        _print_json(
+            [
+                {
+                    "slug": t.topic.slug,
+                    "title": t.topic.title,
+                    "keywords": list(t.topic.keywords),
+                    "item_count": t.item_count,
+                    "configured": t.configured,
+                }
+                for t in topics
+            ]
+        )
+        return 0
+    if not topics:
+        print("No topics yet. Add [[topics]] to the config, or `add --topic SLUG` to a source.")
+        return 0
+    rows = [
+        [
+            t.topic.slug,
+            t.topic.title,
+            str(t.item_count),
+            ", ".join(t.topic.keywords) or ("-" if t.configured else "(from sources)"),
+        ]
+        for t in topics
+    ]
+    _print_table(["SLUG", "TITLE", "ITEMS", "KEYWORDS"], rows)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the whole pipeline on the bundled sample wire, served on 127.0.0.1 (no network needed)."""
+    from aggregator.demo import run_demo
+
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="offthewire-demo-"))
+    _clear_previous_demo(folder)
+    progress = _Progress(0, sys.stderr) if not args.quiet else None
+    run = run_demo(folder, on_result=progress.step if progress else None)
+    if progress:
+        progress.done()
+    with run.aggregator as aggregator:
+        summary = run.summary
+        stories = aggregator.stories(limit=12)
+        files = aggregator.output_files()
+        items = sum(s.item_count for s in aggregator.sources())
+        merged_count = len(aggregator.stories())
+    print(f"Served the sample wire at {run.wire_url} and polled it from {folder}/")
+    _print_summary(summary)
+    print(f"\nStored {items} items in {aggregator.settings.storage.path}")
+    print(f"Wrote {len(files)} Atom feeds in {aggregator.settings.output.dir}/:")
+    for path in files:
+        print(f"  {path}")
+    print(f'\n"{aggregator.settings.output.title}": {merged_count} stories; the first {len(stories)}:')
+    _print_ticker(
+        [story.first for story in stories], credits={s.first.id: len({r.source_id for r in s.reports}) for s in stories}
+    )
+    print(f"\nExplore it: offthewire --config {run.config} items   (or: list, topics)")
+    return 0
+
+
+# Helpers
+
+
+def _aggregator(args: argparse.Namespace) -> Aggregator:
+    return make_aggregator(load_settings(find_config_file(args.config, os.environ)))
+
+
+def _clear_previous_demo(folder: Path) -> None:
+    """A demo folder is reused only when it is empty or made by an earlier demo."""
+    if not folder.exists() or not any(folder.iterdir()):
+        return
+    config = folder / "offthewire.toml"
+    if not config.is_file() or not config.read_text(encoding="utf-8").startswith("# offthewire demo"):
+        raise ConfigError(f"{folder} is not empty and was not made by `offthewire demo`; choose another --dir.")
+    for name in ("offthewire.db", "offthewire.db-wal", "offthewire.db-shm"):
+        (folder / name).unlink(missing_ok=True)
+    for name in ("public", "wire"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; silent when stderr is not one."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = total
+        self.count = 0
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def step(self, result: FetchResult) -> None:
+        self.count += 1
+        if not self.enabled:
+            return
+        total = max(self.total, self.count)
+        width = 30
+        filled = int(width * self.count / total)
+        name = result.url.rsplit("/", 1)[-1][:40]
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.count}/{total} {name:<40}")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.count:
+            self.stream.write("\r" + " " * 80 + "\r")
+            self.stream.flush()
+
+
+def _print_summary(summary: PollSummary) -> None:
+    failed = summary.failed
+    print(
+        f"Polled {len(summary.outcomes)} sources: {summary.new} new, {summary.updated} updated, "
+        f"{summary.not_modified} not modified, {len(failed)} failed."
+    )
+    for outcome in failed:
+        print(f"  failed: {outcome.name} ({outcome.url}): {outcome.error}")
+    warned = [o for o in summary.outcomes if o.warning]
+    if warned:
+        print(f"  {len(warned)} feeds had a survivable problem; `offthewire list` shows them.")
+
+
+def _print_ticker(items: Sequence[Item], credits: dict[int, int] | None = None) -> None:
+    local_zone = datetime.now().astimezone().tzinfo
+    width = min(28, max(len(i.source) for i in items))
+    day = None
+    for item in items:
+        moment = item.published.astimezone(local_zone)
+        if moment.date() != day:
+            day = moment.date()
+            print(f"-- {moment:%A %d %B %Y} --")
+        outlets = (credits or {}).get(item.id, 1)
+        more = f"  (+{outlets - 1} more)" if outlets > 1 else ""
+        print(f"{moment:%H:%M}  {_clip(item.source, width):<{width}}  {item.title}{more}")
+
+
+def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _source_json(s: Source) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "url": s.url,
+        "name": s.display_name,
+        "topics": list(s.topics),
+        "every_minutes": s.every_minutes,
+        "enabled": s.enabled,
+        "last_fetched_at": _iso(s.last_fetched_at),
+        "last_status": s.last_status,
+        "last_error": s.last_error,
+        "last_warning": s.last_warning,
+        "error_count": s.error_count,
+        "next_fetch_at": _iso(s.next_fetch_at),
+        "item_count": s.item_count,
+        "etag": s.etag,
+        "last_modified": s.last_modified,
+    }
+
+
+def _item_json(i: Item) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "source_id": i.source_id,
+        "source": i.source,
+        "title": i.title,
+        "link": i.link,
+        "published": _iso(i.published),
+        "updated": _iso(i.updated),
+        "topics": list(i.topics),
+        "story_id": i.story_id,
+        "author": i.author,
+        "summary": i.summary,
+    }
+
+
+def _summary_json(summary: PollSummary) -> dict[str, Any]:
+    return {
+        "polled": len(summary.outcomes),
+        "new": summary.new,
+        "updated": summary.updated,
+        "not_modified": summary.not_modified,
+        "failed": len(summary.failed),
+        "sources": [
+            {
+                "id": o.source_id,
+                "url": o.url,
+                "name": o.name,
+                "status": o.status,
+                "new": o.new,
+                "updated": o.updated,
+                "not_modified": o.not_modified,
+                "error": o.error,
+                "warning": o.warning,
+            }
+            for o in summary.outcomes
+        ],
+        "published": [str(p) for p in summary.published],
+    }
+
+
+def _health(s: Source) -> str:
+    if s.last_error:
+        return f"failing ({s.error_count}x)"
+    if s.last_status is None:
+        return "never polled"
+    return f"ok {s.last_status}" + (" (warning)" if s.last_warning else "")
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    return _span((now - moment).total_seconds()) + " ago"
+
+
+def _until(moment: datetime | None, now: datetime) -> str:
+    if moment is None or moment <= now:
+        return "due now"
+    return "in " + _span((moment - now).total_seconds())
+
+
+def _span(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"

@@ -1,0 +1,210 @@
+"""Configuration: a TOML file (every key optional) read into frozen, validated settings.
+
+The file is `--config FILE`, else `$OFFTHEWIRE_CONFIG`, else `./offthewire.toml` when it exists,
+else the built-in defaults. Relative paths in a file are relative to that file's folder.
+Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aggregator.exceptions import ConfigError
+from aggregator.types import Topic
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    path: Path = Path("offthewire.db")
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    dir: Path = Path("public")
+    base_url: str = "http://127.0.0.1:8080/"
+    title: str = "Off the wire"
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    every: int = 15
+    concurrency: int = 32
+    per_host: int = 4
+    timeout: float = 20.0
+    max_bytes: int = 10_000_000
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    listen: str = "127.0.0.1:8080"
+
+
+@dataclass(frozen=True)
+class DedupeSettings:
+    window_hours: float = 72.0
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    days: int = 30
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the file it came from (None for built-in defaults)."""
+
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+    poll: PollSettings = field(default_factory=PollSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    dedupe: DedupeSettings = field(default_factory=DedupeSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    topics: tuple[Topic, ...] = ()
+    source_file: Path | None = None
+
+
+# section -> key -> (type check, description used in error messages)
+_POSITIVE_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive whole number")
+_POSITIVE_NUMBER = (
+    lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
+    "a positive number",
+)
+_TEXT = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
+_HTTP_URL = (lambda v: isinstance(v, str) and _is_http_url(v), "an http(s) URL")
+_LISTEN = (lambda v: isinstance(v, str) and _parse_listen(v) is not None, 'a "host:port" address')
+
+_SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
+    "storage": {"path": _TEXT},
+    "output": {"dir": _TEXT, "base_url": _HTTP_URL, "title": _TEXT, "limit": _POSITIVE_INT},
+    "poll": {
+        "every": _POSITIVE_INT,
+        "concurrency": _POSITIVE_INT,
+        "per_host": _POSITIVE_INT,
+        "timeout": _POSITIVE_NUMBER,
+        "max_bytes": _POSITIVE_INT,
+    },
+    "server": {"listen": _LISTEN},
+    "dedupe": {"window_hours": _POSITIVE_NUMBER},
+    "retention": {"days": _POSITIVE_INT},
+}
+_TOPIC_KEYS = {"slug", "title", "keywords"}
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _parse_listen(value: str) -> tuple[str, int] | None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def listen_address(settings: Settings) -> tuple[str, int]:
+    """The server's (host, port), already validated."""
+    address = _parse_listen(settings.server.listen)
+    assert address is not None
+    return address
+
+
+def find_config_file(explicit: str | None, environ: dict[str, str] | os._Environ[str]) -> Path | None:
+    """The config file to read: explicit, else $OFFTHEWIRE_CONFIG, else ./offthewire.toml if present."""
+    if explicit:
+        return Path(explicit)
+    if environ.get("OFFTHEWIRE_CONFIG"):
+        return Path(environ["OFFTHEWIRE_CONFIG"])
+    default = Path("offthewire.toml")
+    return default if default.is_file() else None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read and validate the config file at `path` (None: built-in defaults)."""
+    if path is None:
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Config file {path} cannot be read: {exc}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
+    return settings_from_dict(data, path)
+
+
+def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
+    """Validate parsed TOML; relative paths are taken relative to the file's folder."""
+    sections: dict[str, dict[str, Any]] = {}
+    for name, value in data.items():
+        if name == "topics":
+            continue
+        if name not in _SCHEMA:
+            raise ConfigError(f"{path}: unknown section [{name}].")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table.")
+        for key, item in value.items():
+            if key not in _SCHEMA[name]:
+                raise ConfigError(f"{path}: unknown key {key!r} in [{name}].")
+            check, description = _SCHEMA[name][key]
+            if not check(item):
+                raise ConfigError(f"{path}: [{name}] {key} must be {description}, not {item!r}.")
+        sections[name] = value
+
+    folder = path.parent
+    storage = sections.get("storage", {})
+    output = dict(sections.get("output", {}))
+    if "base_url" in output and not output["base_url"].endswith("/"):
+        output["base_url"] += "/"
+    poll = dict(sections.get("poll", {}))
+    if "timeout" in poll:
+        poll["timeout"] = float(poll["timeout"])
+    dedupe = {k: float(v) for k, v in sections.get("dedupe", {}).items()}
+    return Settings(
+        storage=StorageSettings(path=folder / storage.get("path", "offthewire.db")),
+        output=OutputSettings(**{**output, "dir": folder / output.get("dir", "public")}),
+        poll=PollSettings(**poll),
+        server=ServerSettings(**sections.get("server", {})),
+        dedupe=DedupeSettings(**dedupe),
+        retention=RetentionSettings(**sections.get("retention", {})),
+        topics=_topics_from(data.get("topics", []), path),
+        source_file=path,
+    )
+
+
+def _topics_from(raw: Any, path: Path) -> tuple[Topic, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: topics must be written as [[topics]] tables.")
+    topics: list[Topic] = []
+    seen: set[str] = set()
+    for number, table in enumerate(raw, start=1):
+        where = f"{path}: [[topics]] number {number}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table.")
+        unknown = set(table) - _TOPIC_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}.")
+        slug = table.get("slug")
+        if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
+            raise ConfigError(f"{where}: slug must be lower-case letters, digits and dashes, not {slug!r}.")
+        if slug in seen:
+            raise ConfigError(f"{where}: slug {slug!r} is defined twice.")
+        seen.add(slug)
+        title = table.get("title", slug.replace("-", " ").title())
+        if not isinstance(title, str) or not title.strip():
+            raise ConfigError(f"{where}: title must be a non-empty string.")
+        keywords = table.get("keywords", [])
+        if not isinstance(keywords, list) or not all(isinstance(k, str) and k.strip() for k in keywords):
+            raise ConfigError(f"{where}: keywords must be a list of non-empty strings.")
+        topics.append(Topic(slug=slug, title=title, keywords=tuple(k.strip() for k in keywords)))
+    return tuple(topics)

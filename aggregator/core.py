@@ -1,0 +1,325 @@
+"""The Aggregator facade: the update pipeline and publishing, the only caller of I/O.
+
+    due sources -> fetch -> parse -> dedupe -> topics -> store -> schedule, then publish
+
+Entry points (CLI, daemon, web) call these methods and nothing below them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aggregator import dedupe
+from aggregator.config import SLUG_PATTERN, PollSettings, Settings
+from aggregator.exceptions import ConfigError, InvalidURLError, ParseError, StorageError
+from aggregator.fetch import fetch_all
+from aggregator.parse import parse_feed
+from aggregator.publish import (
+    MERGED_FEED_FILE,
+    MERGED_FEED_PATH,
+    FeedSpec,
+    render_atom,
+    topic_feed_file,
+    topic_feed_path,
+)
+from aggregator.schedule import next_check
+from aggregator.store import NewItem, Store, from_text
+from aggregator.topics import TopicMatcher
+from aggregator.types import Entry, FetchResult, Item, PollSummary, Source, Story, Topic, UpdateOutcome
+
+log = logging.getLogger(__name__)
+
+Fetcher = Callable[[Sequence[Source], PollSettings, Callable[[FetchResult], None] | None], Awaitable[list[FetchResult]]]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """A topic as `offthewire topics` shows it."""
+
+    topic: Topic
+    item_count: int
+    configured: bool
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Aggregator:
+    """One offthewire installation: its settings, its database and its output directory."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock = utc_now, fetcher: Fetcher = fetch_all):
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.fetcher = fetcher
+        self.matcher = TopicMatcher(settings.topics)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Aggregator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Sources
+
+    def add_source(
+        self, url: str, name: str | None = None, topics: Sequence[str] = (), every_minutes: int | None = None
+    ) -> Source:
+        """Subscribe to a feed URL (no network needed); raises InvalidURLError or AlreadySubscribedError."""
+        normalised = dedupe.normalise_source_url(url)
+        _check_slugs(topics)
+        if every_minutes is not None and every_minutes <= 0:
+            raise ConfigError(f"--every must be a positive number of minutes, not {every_minutes}.")
+        return self.store.add_source(normalised, name, list(dict.fromkeys(topics)), every_minutes, self.clock())
+
+    def find_source(self, url_or_id: str) -> Source:
+        """A subscribed source by id or URL; raises NotFoundError."""
+        try:
+            normalised: str | None = dedupe.normalise_source_url(url_or_id)
+        except InvalidURLError:
+            normalised = None
+        return self.store.find_source(url_or_id, normalised)
+
+    def remove_source(self, url_or_id: str, keep_items: bool = False) -> tuple[Source, int]:
+        """Unsubscribe; returns the source and how many of its items were deleted."""
+        source = self.find_source(url_or_id)
+        return source, self.store.remove_source(source.id, keep_items, self.clock())
+
+    def sources(self) -> list[Source]:
+        """Every subscribed source with its health."""
+        return self.store.sources()
+
+    # Polling
+
+    def poll(
+        self,
+        names: Sequence[str] = (),
+        every_source: bool = False,
+        on_result: Callable[[FetchResult], None] | None = None,
+    ) -> PollSummary:
+        """Fetch the due sources (or all, or those named) once, store what is new, then publish."""
+        if names:
+            sources = list({s.id: s for s in (self.find_source(n) for n in names)}.values())
+        elif every_source:
+            sources = [s for s in self.store.sources() if s.enabled]
+        else:
+            sources = self.store.due_sources(self.clock())
+        results = asyncio.run(self.fetcher(sources, self.settings.poll, on_result)) if sources else []
+        outcomes = tuple(self._absorb(source, result) for source, result in zip(sources, results, strict=True))
+        return PollSummary(outcomes=outcomes, published=tuple(self.publish()))
+
+    def _absorb(self, source: Source, result: FetchResult) -> UpdateOutcome:
+        """Store one fetch's result; any problem becomes the source's stored error."""
+        now = self.clock()
+        name = source.display_name
+        if result.error:
+            return self._failed(source, result, result.error, now)
+        if result.not_modified:
+            self._healthy(source, result, now, keep_validators=True)
+            return UpdateOutcome(source.id, source.url, name, result.status, not_modified=True)
+        body = result.body or b""
+        digest = dedupe.body_hash(body)
+        # Same bytes as last time (a server without validators): nothing can have changed.
+        if digest == source.body_hash:
+            self._healthy(source, result, now, body_hash=digest)
+            return UpdateOutcome(source.id, source.url, name, result.status, not_modified=True)
+        try:
+            parsed = parse_feed(body, result.headers, result.final_url, now)
+        except ParseError as exc:
+            return self._failed(source, result, str(exc), now)
+        if parsed.warning:
+            log.warning("%s: %s", name, parsed.warning)
+        new_items = self._new_items(source, parsed.entries)
+        window = timedelta(hours=self.settings.dedupe.window_hours)
+        new, updated = self.store.save_items(source, new_items, now, window)
+        self._healthy(
+            source,
+            result,
+            now,
+            body_hash=digest,
+            last_warning=parsed.warning,
+            feed_title=parsed.meta.title,
+            feed_link=parsed.meta.link,
+        )
+        log.info("%s: %d new, %d updated", name, new, updated)
+        return UpdateOutcome(
+            source.id,
+            source.url,
+            source.name or parsed.meta.title or source.url,
+            result.status,
+            new,
+            updated,
+            warning=parsed.warning,
+        )
+
+    def _new_items(self, source: Source, entries: Sequence[Entry]) -> list[NewItem]:
+        items: dict[str, NewItem] = {}
+        for entry in entries:
+            key = dedupe.item_key(entry)
+            # A key repeated inside one feed: the first copy wins, so polls never flip-flop.
+            if key in items:
+                continue
+            items[key] = NewItem(
+                key=key,
+                title=entry.title,
+                link=entry.link,
+                canonical_link=dedupe.canonical_url(entry.link),
+                summary=entry.summary,
+                content=entry.content,
+                author=entry.author,
+                published=entry.published,
+                updated=entry.updated,
+                content_hash=dedupe.content_hash(entry),
+                topics=self.matcher.topics_for(entry.title, entry.summary, source.topics),
+                fingerprint=dedupe.headline_fingerprint(entry.title),
+                story_key=dedupe.story_key(source.url, key),
+            )
+        return list(items.values())
+
+    def _healthy(
+        self, source: Source, result: FetchResult, now: datetime, keep_validators: bool = False, **extra: object
+    ) -> None:
+        fields: dict[str, object] = {
+            "last_fetched_at": now,
+            "last_status": result.status,
+            "last_error": None,
+            "error_count": 0,
+            "next_fetch_at": next_check(now, source, 0, self.settings.poll),
+        }
+        if not keep_validators:
+            fields["etag"] = result.etag
+            fields["last_modified"] = result.last_modified
+        fields.update({k: v for k, v in extra.items() if v is not None or k == "last_warning"})
+        self.store.record_fetch(source.id, **fields)
+
+    def _failed(self, source: Source, result: FetchResult, error: str, now: datetime) -> UpdateOutcome:
+        errors = source.error_count + 1
+        log.warning("%s (%s): %s", source.display_name, source.url, error)
+        self.store.record_fetch(
+            source.id,
+            last_fetched_at=now,
+            last_status=result.status,
+            last_error=error,
+            error_count=errors,
+            next_fetch_at=next_check(now, source, errors, self.settings.poll),
+        )
+        return UpdateOutcome(source.id, source.url, source.display_name, result.status, error=error)
+
+    # Reading
+
+    def items(self, topic: str | None = None, source: str | None = None, limit: int = 50) -> list[Item]:
+        """Items newest first, optionally of one topic or one source (URL or id)."""
+        source_id = self.find_source(source).id if source else None
+        return self.store.items(topic=topic, source_id=source_id, limit=limit)
+
+    def stories(self, topic: str | None = None, limit: int | None = None) -> list[Story]:
+        """Stories newest first, each with every report."""
+        return self.store.latest_stories(topic, limit or self.settings.output.limit)
+
+    def topics(self) -> list[TopicInfo]:
+        """Configured topics, then topics only named by sources, with their item counts."""
+        counts = self.store.topic_counts()
+        configured = {t.slug: t for t in self.settings.topics}
+        found = [TopicInfo(t, counts.get(t.slug, 0), True) for t in self.settings.topics]
+        extra = (self.store.source_topics() | set(counts)) - set(configured)
+        found += [TopicInfo(_implicit_topic(slug), counts.get(slug, 0), False) for slug in sorted(extra)]
+        return found
+
+    # Publishing
+
+    def publish(self) -> list[Path]:
+        """Rewrite every output feed from the database; returns the files whose content changed."""
+        output = self.settings.output
+        install_id = self.store.meta("install_id")
+        empty_updated = from_text(self.store.meta("created_at")) or self.clock()
+        topics = {info.topic.slug: info.topic for info in self.topics()}
+        specs = [
+            FeedSpec(MERGED_FEED_PATH, MERGED_FEED_FILE, output.title, "Every wire, one story per entry, newest first")
+        ]
+        specs += [
+            FeedSpec(
+                topic_feed_path(slug),
+                topic_feed_file(slug),
+                f"{output.title}: {topic.title}",
+                f"{topic.title} stories",
+                slug,
+            )
+            for slug, topic in topics.items()
+        ]
+        changed = []
+        for spec in specs:
+            stories = self.store.latest_stories(spec.topic, output.limit)
+            document = render_atom(
+                spec,
+                stories,
+                install_id=install_id,
+                base_url=output.base_url,
+                topics=topics,
+                empty_updated=empty_updated,
+            )
+            if write_if_changed(output.dir / spec.file, document):
+                changed.append(output.dir / spec.file)
+        _remove_stale_topic_files(output.dir / "topics", {spec.file for spec in specs})
+        return changed
+
+    def output_files(self) -> list[Path]:
+        """The merged feed's file, then each topic's."""
+        files = [self.settings.output.dir / MERGED_FEED_FILE]
+        return files + [self.settings.output.dir / topic_feed_file(info.topic.slug) for info in self.topics()]
+
+
+def make_aggregator(settings: Settings, clock: Clock = utc_now, fetcher: Fetcher = fetch_all) -> Aggregator:
+    """An Aggregator over the database named in `settings`, created or upgraded as needed."""
+    return Aggregator(settings, Store(settings.storage.path), clock=clock, fetcher=fetcher)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write atomically (temporary file, fsync, rename), and only when the content differs."""
+    try:
+        if path.exists() and path.read_bytes() == data:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StorageError(f"The output file {path} cannot be written: {exc.strerror or exc}.") from exc
+    return True
+
+
+def _remove_stale_topic_files(folder: Path, current: set[str]) -> None:
+    if not folder.is_dir():
+        return
+    for path in folder.glob("*.atom"):
+        if f"topics/{path.name}" not in current:
+            path.unlink(missing_ok=True)
+
+
+def _implicit_topic(slug: str) -> Topic:
+    return Topic(slug=slug, title=slug.replace("-", " ").title())
+
+
+def _check_slugs(slugs: Sequence[str]) -> None:
+    for slug in slugs:
+        if not SLUG_PATTERN.match(slug):
+            raise ConfigError(f"Topic {slug!r} is not a valid slug: use lower-case letters, digits and dashes.")

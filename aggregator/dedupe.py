@@ -1,0 +1,177 @@
+"""Identity and sameness, pure: canonical URLs, item keys, content hashes and headline fingerprints.
+
+- A *source URL* is normalised lightly (scheme and host case, default port, fragment), because two
+  feeds that differ by `www.` or query may really be different feeds.
+- An *article URL* is canonicalised hard (https, no `www.`/`m.`, no tracking parameters, sorted
+  query, no trailing slash), because wires hand out the same article under many spellings.
+- An item's key inside its source: its id/guid; else its canonical link; else a hash of title,
+  date and summary.
+- A headline fingerprint is the headline with case, accents, punctuation and wire decorations
+  ("UPDATE 2-", " | Outlet") removed; two reports with the same fingerprint within the dedupe
+  window are one story.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from aggregator.exceptions import InvalidURLError
+from aggregator.types import Entry
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Query parameters that only track the reader; removing them never changes the article.
+TRACKING_PARAMETERS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "ocid",
+        "cmpid",
+        "ref",
+        "ref_src",
+        "rss",
+        "cmp",
+        "ito",
+        "smid",
+        "partner",
+        "src",
+        "feature",
+        "igshid",
+        "_ga",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "at_medium",
+        "at_campaign",
+        "wt.mc_id",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        "guccounter",
+        "amp",
+    }
+)
+TRACKING_PREFIXES = ("utm_",)
+
+_WIRE_PREFIX = re.compile(
+    r"^\s*(?:(?:UPDATE|REFILE|CORRECTED|EXCLUSIVE|RPT|WRAPUP|ANALYSIS|FACTBOX|INSTANT VIEW)"
+    r"(?:\s*\d+)?\s*[-:]\s*|(?:BREAKING|Breaking|Roundup|ROUNDUP|Update|Live)\s*:\s*|\((?:LEAD|URGENT|2ND LEAD)\)\s*)+"
+)
+_WIRE_TAG = re.compile(r"\s*\((?:LEAD|URGENT|UPDATE\s*\d*)\)\s*")
+_OUTLET_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[A-Z][^|\u2013\u2014]{0,40}$")
+_PIPE_SUFFIX = re.compile(r"\s+\|\s+[^|]{1,60}$")
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+# A headline this short ("Live updates", "In brief") names no particular event.
+MIN_FINGERPRINT_WORDS = 4
+MIN_FINGERPRINT_CJK_CHARS = 6
+
+
+def normalise_source_url(url: str) -> str:
+    """A feed URL in the form sources are compared by; raises InvalidURLError if not http(s)."""
+    text = url.strip()
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise InvalidURLError(f"{url!r} is not an http or https URL with a host.")
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidURLError(f"{url!r} has an invalid port.") from None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    if parts.username or parts.password:
+        netloc = f"{parts.username or ''}{':' + parts.password if parts.password else ''}@{netloc}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The article URL with every cosmetic or tracking difference removed; idempotent."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname.lower().rstrip(".")
+    for prefix in ("www.", "m.", "amp."):
+        if host.startswith(prefix) and host.count(".") >= 2:
+            host = host[len(prefix) :]
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = re.sub(r"/+", "/", parts.path)
+    path = re.sub(r"/amp/?$", "", path).rstrip("/")
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key.lower() not in TRACKING_PARAMETERS and not key.lower().startswith(TRACKING_PREFIXES)
+    ]
+    # http and https name the same article; https is what a reader should get.
+    return urlunsplit(("https", netloc, path, urlencode(sorted(query)), ""))
+
+
+def item_key(entry: Entry) -> str:
+    """An entry's identity inside its source: id/guid, else canonical link, else a content hash."""
+    if entry.guid and entry.guid.strip():
+        return "id:" + entry.guid.strip()
+    link = canonical_url(entry.link)
+    if link:
+        return "link:" + link
+    published = entry.published.isoformat() if entry.published else ""
+    return "hash:" + _sha1("\x00".join((entry.title, published, entry.summary)))
+
+
+def content_hash(entry: Entry) -> str:
+    """Changes exactly when what a reader sees of the entry changes."""
+    return _sha1("\x00".join((entry.title, entry.link or "", entry.summary, entry.content, entry.author or "")))
+
+
+def body_hash(body: bytes) -> str:
+    """Identifies a fetched document, to skip parsing a body seen before."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def story_key(source_url: str, key: str) -> str:
+    """A story's permanent identity: a UUID derived from its first report, used as its Atom id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{source_url}\n{key}"))
+
+
+def normalise_headline(title: str) -> str:
+    """Case, accents, punctuation and wire decorations removed; words separated by one space."""
+    text = unicodedata.normalize("NFKC", title).strip()
+    text = _WIRE_PREFIX.sub("", text)
+    text = _WIRE_TAG.sub(" ", text)
+    text = _PIPE_SUFFIX.sub("", text)
+    text = _OUTLET_SUFFIX.sub("", text)
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    no_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", no_marks).strip()
+
+
+def headline_fingerprint(title: str) -> str | None:
+    """The normalised headline, or None when it is too short to identify one event."""
+    text = normalise_headline(title)
+    if _CJK.search(text):
+        return text if len(text.replace(" ", "")) >= MIN_FINGERPRINT_CJK_CHARS else None
+    return text if len(text.split()) >= MIN_FINGERPRINT_WORDS else None
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()

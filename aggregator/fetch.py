@@ -1,0 +1,111 @@
+"""The only network code: conditional GETs of many feeds at once, with aiohttp.
+
+Every fetch sends the stored validators back byte for byte (If-None-Match, If-Modified-Since),
+accepts gzip and deflate, follows at most 5 redirects, and is bounded by a total deadline
+(connect, headers and body together) and a body limit counted after decompression while
+reading. At most `[poll] concurrency` fetches are in flight, and `[poll] per_host` to one host.
+A failure is returned as the FetchResult's error, never raised: one source never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from aggregator import __version__
+from aggregator.config import PollSettings
+from aggregator.types import FetchResult, Source
+
+USER_AGENT = f"offthewire/{__version__} (news-wire feed aggregator; +https://pypi.org/project/offthewire/)"
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+)
+MAX_REDIRECTS = 5
+CHUNK_BYTES = 64 * 1024
+
+
+async def fetch_all(
+    sources: Sequence[Source],
+    settings: PollSettings,
+    on_result: Callable[[FetchResult], None] | None = None,
+) -> list[FetchResult]:
+    """Fetch every source concurrently; results in the order of `sources`."""
+    global_slots = asyncio.Semaphore(settings.concurrency)
+    host_slots: dict[str, asyncio.Semaphore] = {}
+    connector = aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=0, ttl_dns_cache=300)
+    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+
+    async with aiohttp.ClientSession(connector=connector, headers=headers, auto_decompress=True) as session:
+
+        async def one(source: Source) -> FetchResult:
+            host = (urlsplit(source.url).hostname or "").lower()
+            slot = host_slots.setdefault(host, asyncio.Semaphore(settings.per_host))
+            # Slots are taken before the deadline starts, so waiting in line never counts as a timeout.
+            async with slot, global_slots:
+                result = await fetch_one(session, source, settings)
+            if on_result:
+                on_result(result)
+            return result
+
+        return list(await asyncio.gather(*(one(source) for source in sources)))
+
+
+async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: PollSettings) -> FetchResult:
+    """One conditional GET under the total deadline and the body limit."""
+    request_headers = {}
+    if source.etag:
+        request_headers["If-None-Match"] = source.etag
+    if source.last_modified:
+        request_headers["If-Modified-Since"] = source.last_modified
+    url = source.url
+    try:
+        async with asyncio.timeout(settings.timeout):
+            async with session.get(
+                url,
+                headers=request_headers,
+                allow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                timeout=aiohttp.ClientTimeout(total=None, connect=settings.timeout),
+            ) as response:
+                final_url = str(response.url)
+                headers = {key.lower(): value for key, value in response.headers.items()}
+                status = response.status
+                if status == 304:
+                    return FetchResult(url=url, final_url=final_url, status=status, headers=headers)
+                if not 200 <= status < 300:
+                    reason = f" {response.reason}" if response.reason else ""
+                    return FetchResult(url, final_url, status, headers, error=f"HTTP {status}{reason}")
+                body = await _read_capped(response, settings.max_bytes)
+                if body is None:
+                    error = f"the response is larger than the {settings.max_bytes:,}-byte limit"
+                    return FetchResult(url, final_url, status, headers, error=error)
+                return FetchResult(url, final_url, status, headers, body=body)
+    except TimeoutError:
+        return FetchResult(url, url, error=f"no complete response within {settings.timeout:g} seconds")
+    except aiohttp.TooManyRedirects:
+        return FetchResult(url, url, error=f"more than {MAX_REDIRECTS} redirects")
+    except aiohttp.InvalidURL as exc:
+        return FetchResult(url, url, error=f"invalid URL {exc}")
+    except aiohttp.ClientConnectorError as exc:
+        return FetchResult(url, url, error=f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})")
+    except aiohttp.ClientPayloadError as exc:
+        return FetchResult(url, url, error=f"the response body is broken ({exc})")
+    except aiohttp.ClientError as exc:
+        return FetchResult(url, url, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The decompressed body, or None as soon as it passes `limit` bytes."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit and not response.headers.get("Content-Encoding"):
+        return None
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

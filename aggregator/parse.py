@@ -1,0 +1,193 @@
+"""Bytes and response headers to a ParsedFeed, via feedparser; pure (no network, no clock).
+
+feedparser is only ever given bytes, never a URL or a path. Its own sanitiser is off: HTML is
+cleaned with nh3 (an allow-list sanitiser) so that no script, style, event handler or
+`javascript:`/`data:` URL survives, and titles become plain text.
+
+Bozo policy: a document feedparser could not make into a feed (no version and no entries) is a
+ParseError; a feed with entries despite a problem (bad encoding declaration, a stray character)
+is kept and the problem returned as a warning.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+import nh3
+
+from aggregator.exceptions import ParseError
+from aggregator.types import Entry, FeedMeta, ParsedFeed
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "cite",
+        "code",
+        "dd",
+        "del",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "ins",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "s",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "time",
+        "tr",
+        "u",
+        "ul",
+    }
+)
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "time": {"datetime"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+MAX_TITLE_CHARS = 500
+
+# C0/C1 controls (but tab, newline) and bidi overrides: they garble or spoof a headline.
+_UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) -> ParsedFeed:
+    """Parse a fetched document; `url` resolves relative links, `now` is the first-seen time."""
+    response_headers = {key.lower(): value for key, value in headers.items()}
+    response_headers.setdefault("content-location", url)
+    try:
+        result = feedparser.parse(
+            body,
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=True,
+        )
+    except Exception as exc:  # feedparser's own bugs must not take the poll down
+        raise ParseError(f"{url} could not be parsed: {type(exc).__name__}: {exc}.") from exc
+
+    version = result.get("version", "")
+    raw_entries = result.get("entries", [])
+    problem = result.get("bozo_exception") if result.get("bozo") else None
+    if not version and not raw_entries:
+        reason = f": {problem}" if problem else ""
+        kind = "an HTML page" if _looks_like_html(body) else "not an RSS or Atom feed"
+        raise ParseError(f"{url} is {kind}{reason}.")
+
+    feed = result.get("feed", {})
+    meta = FeedMeta(
+        title=plain_text(feed.get("title", "")) or None,
+        link=_http_link(feed.get("link")),
+        feed_id=feed.get("id") or None,
+        version=version,
+    )
+    entries = tuple(_entry(raw, now) for raw in raw_entries)
+    warning = f"{url}: {problem}" if problem else None
+    return ParsedFeed(meta=meta, entries=entries, warning=warning)
+
+
+def plain_text(value: str) -> str:
+    """Text a person reads: tags removed, entities decoded, controls dropped, whitespace collapsed."""
+    text = html.unescape(nh3.clean(value, tags=set(), clean_content_tags={"script", "style"}))
+    text = _WHITESPACE.sub(" ", _UNSAFE_CHARACTERS.sub("", text)).strip()
+    if len(text) > MAX_TITLE_CHARS:
+        text = text[: MAX_TITLE_CHARS - 1].rstrip() + "\u2026"
+    return text
+
+
+def sanitise_html(value: str) -> str:
+    """HTML safe to republish: allow-listed tags and attributes, http(s)/mailto links only."""
+    if not value:
+        return ""
+    cleaned = nh3.clean(
+        _UNSAFE_CHARACTERS.sub("", value),
+        tags=set(ALLOWED_TAGS),
+        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer",
+    )
+    return cleaned.strip()
+
+
+def _entry(raw: Any, now: datetime) -> Entry:
+    summary = sanitise_html(raw.get("summary", ""))
+    contents = raw.get("content") or []
+    content = sanitise_html(contents[0].get("value", "")) if contents else ""
+    if content == summary:
+        content = ""
+    published = _utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed"))
+    updated = _utc(raw.get("updated_parsed"))
+    # A date in the future is a publisher's mistake; the first-seen time is the honest one.
+    if published and published > now:
+        published = None
+    if updated and updated > now:
+        updated = None
+    return Entry(
+        guid=(raw.get("id") or "").strip() or None,
+        title=plain_text(raw.get("title", "")) or "(untitled)",
+        link=_http_link(raw.get("link")),
+        summary=summary,
+        content=content,
+        author=plain_text(raw.get("author", "")) or None,
+        published=published,
+        updated=updated,
+    )
+
+
+def _utc(parsed: time.struct_time | None) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _http_link(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
+        return value.strip()
+    return None
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head

@@ -1,0 +1,110 @@
+"""Stories to Atom 1.0 bytes with feedgen; pure (no database, no clock, no files).
+
+One entry per story: the first report is the entry, every other outlet that carried the story is
+credited in it ("Also reported by"). Ids never change across republishing: the feed's id derives
+from the installation's id and the feed's path, an entry's from its story's key. The output
+depends only on the stories given, so an unchanged database gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from feedgen.feed import FeedGenerator
+
+from aggregator import __version__
+from aggregator.types import Story, Topic
+
+MERGED_FEED_PATH = "feeds/off-the-wire.atom"
+MERGED_FEED_FILE = "off-the-wire.atom"
+
+
+def topic_feed_path(slug: str) -> str:
+    return f"feeds/topics/{slug}.atom"
+
+
+def topic_feed_file(slug: str) -> str:
+    return f"topics/{slug}.atom"
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """What one output feed is: where it lives, what it is called, and its permanent id."""
+
+    path: str
+    file: str
+    title: str
+    subtitle: str
+    topic: str | None = None
+
+
+def feed_id(install_id: str, path: str) -> str:
+    """A feed's permanent id: stays the same when base_url or the title change."""
+    return uuid.uuid5(uuid.UUID(install_id), path).urn
+
+
+def entry_id(story: Story) -> str:
+    return f"urn:uuid:{story.key}"
+
+
+def render_atom(
+    spec: FeedSpec,
+    stories: Sequence[Story],
+    *,
+    install_id: str,
+    base_url: str,
+    topics: Mapping[str, Topic],
+    empty_updated: datetime,
+) -> bytes:
+    """The Atom document for `stories` (already newest first and limited)."""
+    fg = FeedGenerator()
+    fg.id(feed_id(install_id, spec.path))
+    fg.title(spec.title)
+    fg.subtitle(spec.subtitle)
+    fg.link(href=base_url + spec.path, rel="self", type="application/atom+xml")
+    fg.link(href=base_url, rel="alternate", type="text/html")
+    fg.author({"name": "offthewire"})
+    fg.generator("offthewire", version=__version__)
+    fg.language("en")
+    fg.updated(max((s.updated for s in stories), default=empty_updated))
+    for story in stories:
+        _add_entry(fg, story, base_url, topics)
+    return bytes(fg.atom_str(pretty=True))
+
+
+def _add_entry(fg: FeedGenerator, story: Story, base_url: str, topics: Mapping[str, Topic]) -> None:
+    first = story.first
+    entry = fg.add_entry(order="append")
+    entry.id(entry_id(story))
+    entry.title(first.title)
+    if first.link:
+        entry.link(href=first.link, rel="alternate", type="text/html")
+    entry.published(first.published)
+    entry.updated(story.updated)
+    entry.author({"name": first.author or first.source})
+    credits = _credits(story)
+    entry.summary((first.summary or html.escape(first.title)) + credits, type="html")
+    if first.content:
+        entry.content(first.content + credits, type="html")
+    for slug in story.topics:
+        topic = topics.get(slug)
+        entry.category(term=slug, label=topic.title if topic else slug, scheme=base_url + "feeds/topics/")
+    entry.source(url=first.source_feed_link or first.source_url, title=first.source)
+
+
+def _credits(story: Story) -> str:
+    """'Also reported by' with a link to each other outlet's copy, one mention per outlet."""
+    others: dict[int, str] = {}
+    for report in story.reports[1:]:
+        if report.source_id == story.first.source_id or report.source_id in others:
+            continue
+        name = html.escape(report.source)
+        link = html.escape(report.link, quote=True) if report.link else None
+        others[report.source_id] = f'<a href="{link}">{name}</a>' if link else name
+    if not others:
+        return ""
+    return "<p>Also reported by: " + ", ".join(others.values()) + "</p>"

@@ -1,0 +1,499 @@
+"""The only SQL: sources, items, stories and topics in SQLite through sqlite-utils.
+
+The schema is created and upgraded by `sqlite_utils.Migrations` when the database opens. WAL mode
+and a busy timeout let the CLI write while the daemon writes; each poll of a source is one
+transaction. Methods are named for what the caller wants and return `types`, never rows.
+Times are stored as ISO 8601 UTC text ("2026-11-28T16:32:31Z"), which sorts as time does.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError
+from aggregator.types import Item, Source, Story
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("offthewire")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        """CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            name TEXT,
+            topics TEXT NOT NULL DEFAULT '[]',
+            every_minutes INTEGER,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            removed_at TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            last_fetched_at TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            last_warning TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            next_fetch_at TEXT,
+            feed_title TEXT,
+            feed_link TEXT,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            fingerprint TEXT,
+            published TEXT NOT NULL,
+            updated TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            story_id INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            link TEXT,
+            canonical_link TEXT,
+            summary TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL DEFAULT '',
+            author TEXT,
+            published TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            UNIQUE (source_id, key)
+        )"""
+    )
+    db.execute("CREATE TABLE item_topics (item_id INTEGER NOT NULL, topic TEXT NOT NULL, PRIMARY KEY (item_id, topic))")
+    db.execute("CREATE INDEX items_canonical_link ON items (canonical_link, published)")
+    db.execute("CREATE INDEX items_story ON items (story_id, published)")
+    db.execute("CREATE INDEX items_published ON items (published)")
+    db.execute("CREATE INDEX item_topics_topic ON item_topics (topic, item_id)")
+    db.execute("CREATE INDEX stories_fingerprint ON stories (fingerprint, published)")
+    db.execute("CREATE INDEX stories_published ON stories (published)")
+    db.execute("CREATE INDEX sources_due ON sources (next_fetch_at)")
+    db["meta"].insert_all(
+        [
+            {"key": "install_id", "value": str(uuid.uuid4())},
+            {"key": "created_at", "value": to_text(datetime.now(UTC))},
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item ready to store: the entry's fields plus its identity, topics and story match data."""
+
+    key: str
+    title: str
+    link: str | None
+    canonical_link: str | None
+    summary: str
+    content: str
+    author: str | None
+    published: datetime | None
+    updated: datetime | None
+    content_hash: str
+    topics: tuple[str, ...]
+    fingerprint: str | None
+    story_key: str
+
+
+def to_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_text(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class Store:
+    """The database of one offthewire installation."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            if path.parent and not path.parent.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.enable_wal()
+            migrations.apply(self.db)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"The database {path} cannot be opened: {exc}.") from exc
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; BEGIN IMMEDIATE takes the write lock up front, so a concurrent
+        writer waits for the busy timeout instead of failing half-way through."""
+        conn = self.db.conn
+        try:
+            if conn.in_transaction:
+                with self.db.atomic():
+                    yield
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StorageError(f"The database {self.path} could not be written: {exc}.") from exc
+
+    def meta(self, key: str) -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        if row is None:
+            raise StorageError(f"The database {self.path} has no {key!r}; it was not made by offthewire.")
+        return str(row[0])
+
+    # Sources
+
+    def add_source(
+        self, url: str, name: str | None, topics: Sequence[str], every_minutes: int | None, now: datetime
+    ) -> Source:
+        """Subscribe; a source removed earlier with --keep-items is brought back."""
+        existing = self.db.execute("SELECT id, removed_at FROM sources WHERE url = ?", [url]).fetchone()
+        if existing and existing[1] is None:
+            raise AlreadySubscribedError(f"{url} is already subscribed as source {existing[0]}.")
+        fields = {
+            "name": name,
+            "topics": json.dumps(list(topics)),
+            "every_minutes": every_minutes,
+            "enabled": 1,
+            "removed_at": None,
+            "next_fetch_at": None,
+        }
+        with self.transaction():
+            if existing:
+                self.db["sources"].update(existing[0], fields)
+                source_id = existing[0]
+            else:
+                table = self.db["sources"]
+                table.insert({"url": url, "created_at": to_text(now), **fields})
+                source_id = table.last_pk
+        return self.source(source_id)
+
+    def source(self, source_id: int) -> Source:
+        rows = self._sources("s.id = ?", [source_id])
+        if not rows:
+            raise NotFoundError(f"There is no source {source_id}.")
+        return rows[0]
+
+    def find_source(self, url_or_id: str, normalised_url: str | None) -> Source:
+        """A subscribed source by its id or URL; NotFoundError names what was asked for."""
+        if url_or_id.strip().isdigit():
+            rows = self._sources("s.id = ? AND s.removed_at IS NULL", [int(url_or_id)])
+        else:
+            rows = self._sources("s.url IN (?, ?) AND s.removed_at IS NULL", [url_or_id.strip(), normalised_url or ""])
+        if not rows:
+            raise NotFoundError(f"No source matches {url_or_id!r}; `offthewire list` shows the sources.")
+        return rows[0]
+
+    def sources(self) -> list[Source]:
+        return self._sources("s.removed_at IS NULL", [])
+
+    def due_sources(self, now: datetime) -> list[Source]:
+        return self._sources(
+            "s.removed_at IS NULL AND s.enabled = 1 AND (s.next_fetch_at IS NULL OR s.next_fetch_at <= ?)",
+            [to_text(now)],
+        )
+
+    def remove_source(self, source_id: int, keep_items: bool, now: datetime) -> int:
+        """Unsubscribe. Returns how many items were deleted (none with keep_items)."""
+        with self.transaction():
+            if keep_items:
+                self.db.execute("UPDATE sources SET removed_at = ? WHERE id = ?", [to_text(now), source_id])
+                return 0
+            deleted = self.db.execute("SELECT COUNT(*) FROM items WHERE source_id = ?", [source_id]).fetchone()[0]
+            self.db.execute(
+                "DELETE FROM item_topics WHERE item_id IN (SELECT id FROM items WHERE source_id = ?)", [source_id]
+            )
+            self.db.execute("DELETE FROM items WHERE source_id = ?", [source_id])
+            self.db.execute("DELETE FROM stories WHERE id NOT IN (SELECT DISTINCT story_id FROM items)")
+            self.db.execute("DELETE FROM sources WHERE id = ?", [source_id])
+            return int(deleted)
+
+    def record_fetch(self, source_id: int, **fields: Any) -> None:
+        """Store what a poll learnt about a source: status, error, validators, schedule, feed title."""
+        allowed = {
+            "etag",
+            "last_modified",
+            "body_hash",
+            "last_fetched_at",
+            "last_status",
+            "last_error",
+            "last_warning",
+            "error_count",
+            "next_fetch_at",
+            "feed_title",
+            "feed_link",
+        }
+        unknown = set(fields) - allowed
+        assert not unknown, f"not source health fields: {unknown}"
+        values = {k: to_text(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        with self.transaction():
+            self.db["sources"].update(source_id, values)
+
+    def _sources(self, where: str, params: list[Any]) -> list[Source]:
+        sql = f"""SELECT s.*, (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS item_count
+                  FROM sources s WHERE {where} ORDER BY s.id"""
+        return [_source(row) for row in self._dicts(sql, params)]
+
+    # Items and stories
+
+    def save_items(
+        self, source: Source, new_items: Iterable[NewItem], now: datetime, window: timedelta
+    ) -> tuple[int, int]:
+        """Insert new items and update changed ones in one transaction; returns (new, updated)."""
+        new = updated = 0
+        with self.transaction():
+            for item in new_items:
+                row = self.db.execute(
+                    "SELECT id, content_hash, published, updated, story_id FROM items WHERE source_id = ? AND key = ?",
+                    [source.id, item.key],
+                ).fetchone()
+                if row is None:
+                    self._insert_item(source, item, now, window)
+                    new += 1
+                elif row[1] != item.content_hash:
+                    self._update_item(row, item, now)
+                    updated += 1
+        return new, updated
+
+    def _insert_item(self, source: Source, item: NewItem, now: datetime, window: timedelta) -> None:
+        published = item.published or now
+        updated = max(item.updated or published, published)
+        story_id = self._matching_story(item, published, window)
+        if story_id is None:
+            stories = self.db["stories"]
+            stories.insert(
+                {
+                    "key": item.story_key,
+                    "fingerprint": item.fingerprint,
+                    "published": to_text(published),
+                    "updated": to_text(updated),
+                }
+            )
+            story_id = stories.last_pk
+        else:
+            self.db.execute(
+                "UPDATE stories SET published = MIN(published, ?), updated = MAX(updated, ?) WHERE id = ?",
+                [to_text(published), to_text(updated), story_id],
+            )
+        items = self.db["items"]
+        items.insert(
+            {
+                "source_id": source.id,
+                "key": item.key,
+                "story_id": story_id,
+                "title": item.title,
+                "link": item.link,
+                "canonical_link": item.canonical_link,
+                "summary": item.summary,
+                "content": item.content,
+                "author": item.author,
+                "published": to_text(published),
+                "updated": to_text(updated),
+                "first_seen": to_text(now),
+                "content_hash": item.content_hash,
+            }
+        )
+        self._set_topics(items.last_pk, item.topics)
+
+    def _matching_story(self, item: NewItem, published: datetime, window: timedelta) -> int | None:
+        # Same article URL, or the same headline, reported within the window: the same story.
+        earliest, latest = to_text(published - window), to_text(published + window)
+        if item.canonical_link:
+            row = self.db.execute(
+                """SELECT story_id FROM items WHERE canonical_link = ? AND published BETWEEN ? AND ?
+                   ORDER BY published LIMIT 1""",
+                [item.canonical_link, earliest, latest],
+            ).fetchone()
+            if row:
+                return int(row[0])
+        if item.fingerprint:
+            row = self.db.execute(
+                """SELECT id FROM stories WHERE fingerprint = ? AND published BETWEEN ? AND ?
+                   ORDER BY published LIMIT 1""",
+                [item.fingerprint, earliest, latest],
+            ).fetchone()
+            if row:
+                return int(row[0])
+        return None
+
+    def _update_item(self, row: tuple[Any, ...], item: NewItem, now: datetime) -> None:
+        item_id, _, _, stored_updated, story_id = row
+        # The entry's own date wins when it moved forward; otherwise the moment we saw the change.
+        stored = from_text(stored_updated) or now
+        updated = item.updated if item.updated and item.updated > stored else max(now, stored)
+        fields: dict[str, Any] = {
+            "title": item.title,
+            "link": item.link,
+            "canonical_link": item.canonical_link,
+            "summary": item.summary,
+            "content": item.content,
+            "author": item.author,
+            "updated": to_text(updated),
+            "content_hash": item.content_hash,
+        }
+        if item.published:
+            fields["published"] = to_text(item.published)
+        self.db["items"].update(item_id, fields)
+        self.db.execute("UPDATE stories SET updated = MAX(updated, ?) WHERE id = ?", [to_text(updated), story_id])
+        self._set_topics(item_id, item.topics)
+
+    def _set_topics(self, item_id: int | None, topics: Sequence[str]) -> None:
+        self.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item_id])
+        if topics:
+            self.db["item_topics"].insert_all([{"item_id": item_id, "topic": t} for t in topics])
+
+    def items(self, topic: str | None = None, source_id: int | None = None, limit: int = 50) -> list[Item]:
+        """Items newest first, optionally of one topic or one source."""
+        where, params = ["1 = 1"], []
+        if topic:
+            where.append("i.id IN (SELECT item_id FROM item_topics WHERE topic = ?)")
+            params.append(topic)
+        if source_id is not None:
+            where.append("i.source_id = ?")
+            params.append(source_id)
+        return self._items(" AND ".join(where), params, order="i.published DESC, i.id DESC", limit=limit)
+
+    def latest_stories(self, topic: str | None, limit: int) -> list[Story]:
+        """Stories newest first (by their first report), each with every report, oldest first."""
+        if topic:
+            sql = """SELECT * FROM stories WHERE id IN (
+                        SELECT i.story_id FROM items i JOIN item_topics t ON t.item_id = i.id WHERE t.topic = ?)
+                     ORDER BY published DESC, id DESC LIMIT ?"""
+            params: list[Any] = [topic, limit]
+        else:
+            sql = "SELECT * FROM stories ORDER BY published DESC, id DESC LIMIT ?"
+            params = [limit]
+        story_rows = self._dicts(sql, params)
+        if not story_rows:
+            return []
+        marks = ",".join("?" * len(story_rows))
+        reports: dict[int, list[Item]] = {}
+        for item in self._items(
+            f"i.story_id IN ({marks})", [r["id"] for r in story_rows], order="i.published, i.id", limit=None
+        ):
+            reports.setdefault(item.story_id, []).append(item)
+        stories = []
+        for row in story_rows:
+            items = tuple(reports.get(row["id"], ()))
+            if not items:
+                continue
+            topics = tuple(dict.fromkeys(t for item in items for t in item.topics))
+            stories.append(
+                Story(
+                    id=row["id"],
+                    key=row["key"],
+                    published=from_text(row["published"]) or items[0].published,
+                    updated=from_text(row["updated"]) or items[0].updated,
+                    reports=items,
+                    topics=topics,
+                )
+            )
+        return stories
+
+    def topic_counts(self) -> dict[str, int]:
+        """Items per topic slug."""
+        rows = self.db.execute("SELECT topic, COUNT(*) FROM item_topics GROUP BY topic ORDER BY topic").fetchall()
+        return {topic: count for topic, count in rows}
+
+    def source_topics(self) -> set[str]:
+        """Every topic some subscribed source was added with."""
+        rows = self.db.execute("SELECT topics FROM sources WHERE removed_at IS NULL").fetchall()
+        return {topic for (text,) in rows for topic in json.loads(text)}
+
+    def _items(self, where: str, params: list[Any], order: str, limit: int | None) -> list[Item]:
+        sql = f"""SELECT i.*, s.url AS source_url, COALESCE(s.name, s.feed_title, s.url) AS source_name,
+                         s.feed_link AS source_feed_link,
+                         (SELECT json_group_array(topic) FROM item_topics t WHERE t.item_id = i.id) AS topics
+                  FROM items i JOIN sources s ON s.id = i.source_id
+                  WHERE {where} ORDER BY {order}"""
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_item(row) for row in self._dicts(sql, params)]
+
+    def _dicts(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        try:
+            cursor = self.db.execute(sql, list(params))
+        except sqlite3.Error as exc:
+            raise StorageError(f"The database {self.path} could not be read: {exc}.") from exc
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _source(row: dict[str, Any]) -> Source:
+    return Source(
+        id=row["id"],
+        url=row["url"],
+        name=row["name"],
+        topics=tuple(json.loads(row["topics"])),
+        every_minutes=row["every_minutes"],
+        enabled=bool(row["enabled"]),
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        body_hash=row["body_hash"],
+        last_fetched_at=from_text(row["last_fetched_at"]),
+        last_status=row["last_status"],
+        last_error=row["last_error"],
+        last_warning=row["last_warning"],
+        error_count=row["error_count"],
+        next_fetch_at=from_text(row["next_fetch_at"]),
+        feed_title=row["feed_title"],
+        feed_link=row["feed_link"],
+        item_count=row["item_count"],
+    )
+
+
+def _item(row: dict[str, Any]) -> Item:
+    published = from_text(row["published"])
+    updated = from_text(row["updated"])
+    assert published and updated
+    return Item(
+        id=row["id"],
+        source_id=row["source_id"],
+        source=row["source_name"],
+        title=row["title"],
+        link=row["link"],
+        summary=row["summary"],
+        content=row["content"],
+        author=row["author"],
+        published=published,
+        updated=updated,
+        topics=tuple(sorted(json.loads(row["topics"]))),
+        story_id=row["story_id"],
+        source_url=row["source_url"],
+        source_feed_link=row["source_feed_link"],
+    )

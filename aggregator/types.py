@@ -1,0 +1,176 @@
+"""The vocabulary shared by every module: frozen dataclasses, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic: a slug, a title and the keywords that pull items into it."""
+
+    slug: str
+    title: str
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A subscribed feed with its validators, schedule and health."""
+
+    id: int
+    url: str
+    name: str | None = None
+    topics: tuple[str, ...] = ()
+    every_minutes: int | None = None
+    enabled: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_fetched_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    last_warning: str | None = None
+    error_count: int = 0
+    next_fetch_at: datetime | None = None
+    feed_title: str | None = None
+    feed_link: str | None = None
+    item_count: int = 0
+
+    @property
+    def display_name(self) -> str:
+        """The name a person sees: the one given at `add`, else the feed's title, else the URL."""
+        return self.name or self.feed_title or self.url
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one HTTP fetch produced: a body, a 304, or an error."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    error: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """Feed-level facts from a parsed document."""
+
+    title: str | None = None
+    link: str | None = None
+    feed_id: str | None = None
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One parsed entry, sanitised; dates are UTC, None when absent or not trustworthy."""
+
+    guid: str | None
+    title: str
+    link: str | None
+    summary: str = ""
+    content: str = ""
+    author: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed document: its metadata, entries, and a warning when the feed was survivably broken."""
+
+    meta: FeedMeta
+    entries: tuple[Entry, ...]
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One stored entry of one source."""
+
+    id: int
+    source_id: int
+    source: str
+    title: str
+    link: str | None
+    summary: str
+    content: str
+    author: str | None
+    published: datetime
+    updated: datetime
+    topics: tuple[str, ...]
+    story_id: int
+    source_url: str = ""
+    source_feed_link: str | None = None
+
+
+@dataclass(frozen=True)
+class Story:
+    """The same news across sources: its first report and every other report, oldest first."""
+
+    id: int
+    key: str
+    published: datetime
+    updated: datetime
+    reports: tuple[Item, ...]
+    topics: tuple[str, ...] = ()
+
+    @property
+    def first(self) -> Item:
+        return self.reports[0]
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    """What polling one source did."""
+
+    source_id: int
+    url: str
+    name: str
+    status: int | None = None
+    new: int = 0
+    updated: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class PollSummary:
+    """What one poll run did, across sources."""
+
+    outcomes: tuple[UpdateOutcome, ...]
+    published: tuple[str, ...] = ()
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def updated(self) -> int:
+        return sum(o.updated for o in self.outcomes)
+
+    @property
+    def not_modified(self) -> int:
+        return sum(1 for o in self.outcomes if o.not_modified)
+
+    @property
+    def failed(self) -> tuple[UpdateOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.error)

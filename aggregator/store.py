@@ -295,23 +295,22 @@ class Store:
         updated = max(item.updated or published, published)
         story_id = self._matching_story(item, published, window)
         if story_id is None:
-            stories = self.db["stories"]
-            stories.insert(
+            story_id = self._insert(
+                "stories",
                 {
                     "key": item.story_key,
                     "fingerprint": item.fingerprint,
                     "published": to_text(published),
                     "updated": to_text(updated),
-                }
+                },
             )
-            story_id = stories.last_pk
         else:
             self.db.execute(
                 "UPDATE stories SET published = MIN(published, ?), updated = MAX(updated, ?) WHERE id = ?",
                 [to_text(published), to_text(updated), story_id],
             )
-        items = self.db["items"]
-        items.insert(
+        item_id = self._insert(
+            "items",
             {
                 "source_id": source.id,
                 "key": item.key,
@@ -326,9 +325,9 @@ class Store:
                 "updated": to_text(updated),
                 "first_seen": to_text(now),
                 "content_hash": item.content_hash,
-            }
+            },
         )
-        self._set_topics(items.last_pk, item.topics)
+        self._set_topics(item_id, item.topics)
 
     def _matching_story(self, item: NewItem, published: datetime, window: timedelta) -> int | None:
         # Same article URL, or the same headline, reported within the window: the same story.
@@ -372,10 +371,19 @@ class Store:
         self.db.execute("UPDATE stories SET updated = MAX(updated, ?) WHERE id = ?", [to_text(updated), story_id])
         self._set_topics(item_id, item.topics)
 
-    def _set_topics(self, item_id: int | None, topics: Sequence[str]) -> None:
+    def _set_topics(self, item_id: int, topics: Sequence[str]) -> None:
         self.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item_id])
-        if topics:
-            self.db["item_topics"].insert_all([{"item_id": item_id, "topic": t} for t in topics])
+        self.db.conn.executemany(
+            "INSERT INTO item_topics (item_id, topic) VALUES (?, ?)", [(item_id, t) for t in topics]
+        )
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        # Plain SQL on the hot path: sqlite-utils' insert() re-reads the table's schema on every call.
+        columns = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        cursor = self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
 
     def items(self, topic: str | None = None, source_id: int | None = None, limit: int = 50) -> list[Item]:
         """Items newest first, optionally of one topic or one source."""

@@ -8,13 +8,15 @@ Entry points (CLI, daemon, web) call these methods and nothing below them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aggregator import dedupe
 from aggregator.config import SLUG_PATTERN, PollSettings, Settings
@@ -36,7 +38,9 @@ from aggregator.types import Entry, FetchResult, Item, PollSummary, Source, Stor
 
 log = logging.getLogger(__name__)
 
-Fetcher = Callable[[Sequence[Source], PollSettings, Callable[[FetchResult], None] | None], Awaitable[list[FetchResult]]]
+Fetcher = Callable[
+    [Sequence[Source], PollSettings, Callable[[FetchResult], None] | None], Coroutine[Any, Any, list[FetchResult]]
+]
 Clock = Callable[[], datetime]
 
 
@@ -116,7 +120,9 @@ class Aggregator:
             sources = [s for s in self.store.sources() if s.enabled]
         else:
             sources = self.store.due_sources(self.clock())
-        results = asyncio.run(self.fetcher(sources, self.settings.poll, on_result)) if sources else []
+        results: list[FetchResult] = (
+            asyncio.run(self.fetcher(sources, self.settings.poll, on_result)) if sources else []
+        )
         outcomes = tuple(self._absorb(source, result) for source, result in zip(sources, results, strict=True))
         return PollSummary(outcomes=outcomes, published=tuple(self.publish()))
 
@@ -241,6 +247,7 @@ class Aggregator:
 
     def publish(self) -> list[Path]:
         """Rewrite every output feed from the database; returns the files whose content changed."""
+        self._apply_topic_rules()
         output = self.settings.output
         install_id = self.store.meta("install_id")
         empty_updated = from_text(self.store.meta("created_at")) or self.clock()
@@ -273,6 +280,15 @@ class Aggregator:
                 changed.append(output.dir / spec.file)
         _remove_stale_topic_files(output.dir / "topics", {spec.file for spec in specs})
         return changed
+
+    def _apply_topic_rules(self) -> None:
+        """When the configured topics changed since the last publish, re-evaluate every item."""
+        rules = json.dumps([[t.slug, list(t.keywords)] for t in self.settings.topics])
+        if self.store.optional_meta("topic_rules") == rules:
+            return
+        changed = self.store.retopic_items(self.matcher.topics_for)
+        self.store.set_meta("topic_rules", rules)
+        log.info("topic rules changed: %d items moved between topics", changed)
 
     def output_files(self) -> list[Path]:
         """The merged feed's file, then each topic's."""

@@ -27,5 +27,5 @@ def next_check(now: datetime, source: Source, error_count: int, settings: PollSe
     if error_count == 0:
         return now + normal
     # Back off exponentially, but never wait longer than a day or less than the normal interval.
-    backoff = normal * (2 ** min(error_count, MAX_DOUBLINGS))
+    backoff: timedelta = normal * (2 ** min(error_count, MAX_DOUBLINGS))
     return now + max(normal, min(backoff, MAX_BACKOFF))

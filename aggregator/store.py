@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -91,7 +91,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX stories_fingerprint ON stories (fingerprint, published)")
     db.execute("CREATE INDEX stories_published ON stories (published)")
     db.execute("CREATE INDEX sources_due ON sources (next_fetch_at)")
-    db["meta"].insert_all(
+    db.table("meta").insert_all(
         [
             {"key": "install_id", "value": str(uuid.uuid4())},
             {"key": "created_at", "value": to_text(datetime.now(UTC))},
@@ -170,6 +170,14 @@ class Store:
                 conn.execute("ROLLBACK")
             raise StorageError(f"The database {self.path} could not be written: {exc}.") from exc
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    def optional_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
     def meta(self, key: str) -> str:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         if row is None:
@@ -195,10 +203,10 @@ class Store:
         }
         with self.transaction():
             if existing:
-                self.db["sources"].update(existing[0], fields)
+                self.db.table("sources").update(existing[0], fields)
                 source_id = existing[0]
             else:
-                table = self.db["sources"]
+                table = self.db.table("sources")
                 table.insert({"url": url, "created_at": to_text(now), **fields})
                 source_id = table.last_pk
         return self.source(source_id)
@@ -262,7 +270,7 @@ class Store:
         assert not unknown, f"not source health fields: {unknown}"
         values = {k: to_text(v) if isinstance(v, datetime) else v for k, v in fields.items()}
         with self.transaction():
-            self.db["sources"].update(source_id, values)
+            self.db.table("sources").update(source_id, values)
 
     def _sources(self, where: str, params: list[Any]) -> list[Source]:
         sql = f"""SELECT s.*, (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS item_count
@@ -367,7 +375,7 @@ class Store:
         }
         if item.published:
             fields["published"] = to_text(item.published)
-        self.db["items"].update(item_id, fields)
+        self.db.table("items").update(item_id, fields)
         self.db.execute("UPDATE stories SET updated = MAX(updated, ?) WHERE id = ?", [to_text(updated), story_id])
         self._set_topics(item_id, item.topics)
 
@@ -385,9 +393,27 @@ class Store:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    def retopic_items(self, topics_for: Callable[[str, str, Sequence[str]], Sequence[str]]) -> int:
+        """Re-evaluate every item's topics with `topics_for(title, summary, source_topics)`; returns
+        how many items changed topics."""
+        rows = self.db.execute(
+            """SELECT i.id, i.title, i.summary, s.topics,
+                      (SELECT json_group_array(topic) FROM item_topics t WHERE t.item_id = i.id)
+               FROM items i JOIN sources s ON s.id = i.source_id"""
+        ).fetchall()
+        changed = 0
+        with self.transaction():
+            for item_id, title, summary, source_topics, current in rows:
+                topics = topics_for(title, summary, json.loads(source_topics))
+                if sorted(topics) != sorted(json.loads(current)):
+                    self._set_topics(item_id, topics)
+                    changed += 1
+        return changed
+
     def items(self, topic: str | None = None, source_id: int | None = None, limit: int = 50) -> list[Item]:
         """Items newest first, optionally of one topic or one source."""
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if topic:
             where.append("i.id IN (SELECT item_id FROM item_topics WHERE topic = ?)")
             params.append(topic)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class PollSummary:
     """What one poll run did, across sources."""
 
     outcomes: tuple[UpdateOutcome, ...]
-    published: tuple[str, ...] = ()
+    published: tuple[Path, ...] = ()
 
     @property
     def new(self) -> int:

@@ -97,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
 
     command("topics", cmd_topics).add_argument("--json", action="store_true", help="print JSON")
 
+    explain = command("explain", cmd_explain)
+    explain.add_argument("source", metavar="URL_OR_ID")
+    explain.add_argument("--json", action="store_true", help="print JSON")
+
     demo = command("demo", cmd_demo)
     demo.add_argument("--dir", type=Path, metavar="FOLDER", help="scratch folder (default: a new temporary folder)")
     return parser
@@ -224,6 +228,43 @@ def cmd_topics(args: argparse.Namespace) -> int:
         for t in topics
     ]
     _print_table(["SLUG", "TITLE", "ITEMS", "KEYWORDS"], rows)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Why the source's next poll is when it is: which rule or publisher hint won, and what was weighed."""
+    with _aggregator(args) as aggregator:
+        source = aggregator.explain(args.source)
+    if args.json:
+        _print_json(
+            {
+                "id": source.id,
+                "url": source.url,
+                "enabled": source.enabled,
+                "next_fetch_at": _iso(source.next_fetch_at),
+                "reason": source.next_reason,
+                "considered": list(source.schedule_considered),
+                "error_count": source.error_count,
+                "last_error": source.last_error,
+            }
+        )
+        return 0
+    now = utc_now()
+    print(f"{source.display_name} ({source.url})")
+    if not source.enabled:
+        print(f"  Not polled: {source.last_error or 'paused'}")
+    elif source.next_fetch_at is None:
+        print("  Never polled: it is due now.")
+    else:
+        local = source.next_fetch_at.astimezone()
+        print(f"  Next poll: {local:%Y-%m-%d %H:%M} ({_until(source.next_fetch_at, now)})")
+        print(f"  Because: {source.next_reason}")
+    if source.schedule_considered:
+        print("  Weighed:")
+        for line in source.schedule_considered:
+            print(f"    - {line}")
+    if source.last_error and source.enabled:
+        print(f"  Last error ({source.error_count} in a row): {source.last_error}")
     return 0
 
 

@@ -41,6 +41,10 @@ class PollSettings:
     per_host: int = 4
     timeout: float = 20.0
     max_bytes: int = 10_000_000
+    floor: float = 1.0
+    cap: float = 1440.0
+    jitter: float = 0.1
+    tick: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ _POSITIVE_NUMBER = (
     lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
     "a positive number",
 )
+_FRACTION = (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1, "a number from 0 to 1")
 _TEXT = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
 _HTTP_URL = (lambda v: isinstance(v, str) and _is_http_url(v), "an http(s) URL")
 _LISTEN = (lambda v: isinstance(v, str) and _parse_listen(v) is not None, 'a "host:port" address')
@@ -91,6 +96,10 @@ _SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "per_host": _POSITIVE_INT,
         "timeout": _POSITIVE_NUMBER,
         "max_bytes": _POSITIVE_INT,
+        "floor": _POSITIVE_NUMBER,
+        "cap": _POSITIVE_NUMBER,
+        "jitter": _FRACTION,
+        "tick": _POSITIVE_NUMBER,
     },
     "server": {"listen": _LISTEN},
     "dedupe": {"window_hours": _POSITIVE_NUMBER},
@@ -167,8 +176,9 @@ def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
     if "base_url" in output and not output["base_url"].endswith("/"):
         output["base_url"] += "/"
     poll = dict(sections.get("poll", {}))
-    if "timeout" in poll:
-        poll["timeout"] = float(poll["timeout"])
+    poll = {k: float(v) if k in ("timeout", "floor", "cap", "jitter", "tick") else v for k, v in poll.items()}
+    if poll.get("floor", PollSettings.floor) > poll.get("cap", PollSettings.cap):
+        raise ConfigError(f"{path}: [poll] floor must not be larger than [poll] cap.")
     dedupe = {k: float(v) for k, v in sections.get("dedupe", {}).items()}
     return Settings(
         storage=StorageSettings(path=folder / storage.get("path", "offthewire.db")),

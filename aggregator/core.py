@@ -31,10 +31,10 @@ from aggregator.publish import (
     topic_feed_file,
     topic_feed_path,
 )
-from aggregator.schedule import next_check
+from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
 from aggregator.store import NewItem, Store, from_text
 from aggregator.topics import TopicMatcher
-from aggregator.types import Entry, FetchResult, Item, PollSummary, Source, Story, Topic, UpdateOutcome
+from aggregator.types import Entry, FeedHints, FetchResult, Item, PollSummary, Source, Story, Topic, UpdateOutcome
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,10 @@ class Aggregator:
         names: Sequence[str] = (),
         every_source: bool = False,
         on_result: Callable[[FetchResult], None] | None = None,
+        publish: bool = True,
     ) -> PollSummary:
-        """Fetch the due sources (or all, or those named) once, store what is new, then publish."""
+        """Fetch the due sources (or all, or those named) once, store what is new, then publish
+        (with `publish=False`, only when something changed)."""
         if names:
             sources = list({s.id: s for s in (self.find_source(n) for n in names)}.values())
         elif every_source:
@@ -123,51 +125,60 @@ class Aggregator:
         results: list[FetchResult] = (
             asyncio.run(self.fetcher(sources, self.settings.poll, on_result)) if sources else []
         )
-        outcomes = tuple(self._absorb(source, result) for source, result in zip(sources, results, strict=True))
-        return PollSummary(outcomes=outcomes, published=tuple(self.publish()))
+        # Every source unreachable at once is the network, not the sources: nobody is penalised.
+        network_down = len(results) >= 2 and all(r.error and r.status is None for r in results)
+        if network_down:
+            log.error("none of the %d sources could be reached: the network looks down", len(results))
+        outcomes = tuple(
+            self._absorb(source, result, network_down) for source, result in zip(sources, results, strict=True)
+        )
+        self._slow_down_rate_limited_hosts(outcomes)
+        changed = any(o.new or o.updated for o in outcomes)
+        published = self.publish() if publish or changed else []
+        return PollSummary(outcomes=outcomes, published=tuple(published))
 
-    def _absorb(self, source: Source, result: FetchResult) -> UpdateOutcome:
-        """Store one fetch's result; any problem becomes the source's stored error."""
+    def _absorb(self, source: Source, result: FetchResult, network_down: bool = False) -> UpdateOutcome:
+        """Store one fetch's result and schedule the next; any problem becomes the source's stored error."""
         now = self.clock()
-        name = source.display_name
+        if result.moved_to and result.moved_to != source.url:
+            # 301/308: the publisher moved the feed for good; the old URL stays as an alias.
+            log.warning("%s moved permanently to %s", source.url, result.moved_to)
+            source = self.store.move_source(source.id, result.moved_to)
         if result.error:
-            return self._failed(source, result, result.error, now)
+            return self._failed(source, result, result.error, now, network_down)
+        name = source.display_name
         if result.not_modified:
-            self._healthy(source, result, now, keep_validators=True)
-            return UpdateOutcome(source.id, source.url, name, result.status, not_modified=True)
+            decision = self._healthy(source, result, now, source.hints, keep_validators=True)
+            return UpdateOutcome(source.id, source.url, name, result.status, not_modified=True, next_at=decision.at)
         body = result.body or b""
         digest = dedupe.body_hash(body)
         # Same bytes as last time (a server without validators): nothing can have changed.
         if digest == source.body_hash:
-            self._healthy(source, result, now, body_hash=digest)
-            return UpdateOutcome(source.id, source.url, name, result.status, not_modified=True)
+            decision = self._healthy(source, result, now, source.hints, body_hash=digest)
+            return UpdateOutcome(source.id, source.url, name, result.status, not_modified=True, next_at=decision.at)
         try:
             parsed = parse_feed(body, result.headers, result.final_url, now)
         except ParseError as exc:
-            return self._failed(source, result, str(exc), now)
+            return self._failed(source, result, str(exc), now, network_down)
         if parsed.warning:
             log.warning("%s: %s", name, parsed.warning)
         new_items = self._new_items(source, parsed.entries)
         window = timedelta(hours=self.settings.dedupe.window_hours)
         new, updated = self.store.save_items(source, new_items, now, window)
-        self._healthy(
+        decision = self._healthy(
             source,
             result,
             now,
+            parsed.meta.hints,
             body_hash=digest,
             last_warning=parsed.warning,
             feed_title=parsed.meta.title,
             feed_link=parsed.meta.link,
         )
-        log.info("%s: %d new, %d updated", name, new, updated)
+        name = source.name or parsed.meta.title or source.url
+        log.info("%s: HTTP %s, %d new, %d updated", name, result.status, new, updated)
         return UpdateOutcome(
-            source.id,
-            source.url,
-            source.name or parsed.meta.title or source.url,
-            result.status,
-            new,
-            updated,
-            warning=parsed.warning,
+            source.id, source.url, name, result.status, new, updated, warning=parsed.warning, next_at=decision.at
         )
 
     def _new_items(self, source: Source, entries: Sequence[Entry]) -> list[NewItem]:
@@ -195,33 +206,82 @@ class Aggregator:
         return list(items.values())
 
     def _healthy(
-        self, source: Source, result: FetchResult, now: datetime, keep_validators: bool = False, **extra: object
-    ) -> None:
+        self,
+        source: Source,
+        result: FetchResult,
+        now: datetime,
+        hints: FeedHints,
+        keep_validators: bool = False,
+        **extra: object,
+    ) -> Decision:
+        outcome = PollResult(
+            status=result.status,
+            headers=result.headers,
+            hints=hints,
+            recent_published=self.store.recent_published(source.id),
+        )
+        decision = self._decide(now, source, outcome)
         fields: dict[str, object] = {
             "last_fetched_at": now,
             "last_status": result.status,
             "last_error": None,
             "error_count": 0,
-            "next_fetch_at": next_check(now, source, 0, self.settings.poll),
+            "hints": hints,
+            **_schedule_fields(decision),
         }
         if not keep_validators:
             fields["etag"] = result.etag
             fields["last_modified"] = result.last_modified
         fields.update({k: v for k, v in extra.items() if v is not None or k == "last_warning"})
         self.store.record_fetch(source.id, **fields)
+        return decision
 
-    def _failed(self, source: Source, result: FetchResult, error: str, now: datetime) -> UpdateOutcome:
-        errors = source.error_count + 1
-        log.warning("%s (%s): %s", source.display_name, source.url, error)
-        self.store.record_fetch(
-            source.id,
-            last_fetched_at=now,
-            last_status=result.status,
-            last_error=error,
+    def _failed(
+        self, source: Source, result: FetchResult, error: str, now: datetime, network_down: bool
+    ) -> UpdateOutcome:
+        errors = source.error_count if network_down else source.error_count + 1
+        outcome = PollResult(
+            status=result.status,
+            failed=True,
             error_count=errors,
-            next_fetch_at=next_check(now, source, errors, self.settings.poll),
+            headers=result.headers,
+            hints=source.hints,
+            network_down=network_down,
         )
-        return UpdateOutcome(source.id, source.url, source.display_name, result.status, error=error)
+        decision = self._decide(now, source, outcome)
+        fields: dict[str, object] = {
+            "last_fetched_at": now,
+            "last_status": result.status,
+            "last_error": error,
+            "error_count": errors,
+            **_schedule_fields(decision),
+        }
+        if result.status == 410:
+            # 410 Gone is the publisher saying the feed will not come back: stop, and say why.
+            error = f"HTTP 410 Gone: the publisher removed this feed, so polling stopped ({source.url})"
+            fields.update(last_error=error, enabled=0, next_fetch_at=None, next_reason="disabled: HTTP 410 Gone")
+        if not network_down:
+            log.warning("%s (%s): %s", source.display_name, source.url, error)
+        self.store.record_fetch(source.id, **fields)
+        return UpdateOutcome(
+            source.id, source.url, source.display_name, result.status, error=error, next_at=decision.at
+        )
+
+    def _decide(self, now: datetime, source: Source, outcome: PollResult) -> Decision:
+        return next_check(now, source, outcome, self.settings.poll, jitter_chance(source.id, now))
+
+    def _slow_down_rate_limited_hosts(self, outcomes: Sequence[UpdateOutcome]) -> None:
+        """A 429 from a host holds back every source on that host, not just the one that got it."""
+        for outcome in outcomes:
+            if outcome.status == 429 and outcome.next_at:
+                host = dedupe.host_of(outcome.url)
+                held = self.store.hold_host(host, outcome.next_at)
+                if held:
+                    log.warning("%s answered 429: %d more sources on it wait until %s", host, held, outcome.next_at)
+
+    def explain(self, url_or_id: str) -> Source:
+        """The source with its scheduling decision: when the next poll is, which rule won, what was weighed."""
+        return self.find_source(url_or_id)
 
     # Reading
 
@@ -299,6 +359,14 @@ class Aggregator:
 def make_aggregator(settings: Settings, clock: Clock = utc_now, fetcher: Fetcher = fetch_all) -> Aggregator:
     """An Aggregator over the database named in `settings`, created or upgraded as needed."""
     return Aggregator(settings, Store(settings.storage.path), clock=clock, fetcher=fetcher)
+
+
+def _schedule_fields(decision: Decision) -> dict[str, object]:
+    return {
+        "next_fetch_at": decision.at,
+        "next_reason": decision.reason,
+        "schedule_considered": json.dumps(list(decision.considered)),
+    }
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

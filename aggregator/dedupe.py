@@ -99,6 +99,11 @@ def normalise_source_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
+def host_of(url: str) -> str:
+    """The lower-case host of a URL ("" when it has none)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
 def canonical_url(url: str | None) -> str | None:
     """The article URL with every cosmetic or tracking difference removed; idempotent."""
     if not url:

@@ -10,6 +10,7 @@ A failure is returned as the FetchResult's error, never raised: one source never
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
@@ -62,6 +63,8 @@ async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: Po
     if source.last_modified:
         request_headers["If-Modified-Since"] = source.last_modified
     url = source.url
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     try:
         async with asyncio.timeout(settings.timeout):
             async with session.get(
@@ -74,16 +77,20 @@ async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: Po
                 final_url = str(response.url)
                 headers = {key.lower(): value for key, value in response.headers.items()}
                 status = response.status
+                hops = [hop.status for hop in response.history]
+                # Only a chain of permanent redirects (301/308) means the feed itself has moved.
+                moved_to = final_url if hops and all(hop in (301, 308) for hop in hops) else None
+                result = functools.partial(FetchResult, url, final_url, status, headers, moved_to=moved_to)
                 if status == 304:
-                    return FetchResult(url=url, final_url=final_url, status=status, headers=headers)
+                    return result(elapsed=loop.time() - started)
                 if not 200 <= status < 300:
                     reason = f" {response.reason}" if response.reason else ""
-                    return FetchResult(url, final_url, status, headers, error=f"HTTP {status}{reason}")
+                    return result(error=f"HTTP {status}{reason}", elapsed=loop.time() - started)
                 body = await _read_capped(response, settings.max_bytes)
                 if body is None:
                     error = f"the response is larger than the {settings.max_bytes:,}-byte limit"
-                    return FetchResult(url, final_url, status, headers, error=error)
-                return FetchResult(url, final_url, status, headers, body=body)
+                    return result(error=error, elapsed=loop.time() - started)
+                return result(body=body, elapsed=loop.time() - started)
     except TimeoutError:
         return FetchResult(url, url, error=f"no complete response within {settings.timeout:g} seconds")
     except aiohttp.TooManyRedirects:

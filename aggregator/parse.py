@@ -22,7 +22,7 @@ import feedparser
 import nh3
 
 from aggregator.exceptions import ParseError
-from aggregator.types import Entry, FeedMeta, ParsedFeed
+from aggregator.types import Entry, FeedHints, FeedMeta, ParsedFeed
 
 ALLOWED_TAGS = frozenset(
     {
@@ -89,6 +89,12 @@ MAX_TITLE_CHARS = 500
 # C0/C1 controls (but tab, newline) and bidi overrides: they garble or spoof a headline.
 _UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
 _WHITESPACE = re.compile(r"\s+")
+_SKIP_HOURS = re.compile(rb"<skipHours>(.*?)</skipHours>", re.DOTALL)
+_SKIP_DAYS = re.compile(rb"<skipDays>(.*?)</skipDays>", re.DOTALL)
+_HOUR = re.compile(rb"<hour>\s*(\d{1,2})\s*</hour>")
+_DAY = re.compile(rb"<day>\s*([A-Za-z]+)\s*</day>")
+_SY_PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) -> ParsedFeed:
@@ -119,10 +125,45 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) ->
         link=_http_link(feed.get("link")),
         feed_id=feed.get("id") or None,
         version=version,
+        hints=feed_hints(body, feed),
     )
     entries = tuple(_entry(raw, now) for raw in raw_entries)
     warning = f"{url}: {problem}" if problem else None
     return ParsedFeed(meta=meta, entries=entries, warning=warning)
+
+
+def feed_hints(body: bytes, feed: Any) -> FeedHints:
+    """RSS <ttl>, sy:updatePeriod/updateFrequency, skipHours and skipDays.
+
+    feedparser keeps only the last <hour> and <day> of skipHours/skipDays, so those two are read
+    from the bytes: they are flat, namespace-free RSS 2.0 elements.
+    """
+    ttl = _positive_int(feed.get("ttl"))
+    period = _SY_PERIOD_MINUTES.get(str(feed.get("sy_updateperiod", "")).strip().lower())
+    frequency = _positive_int(feed.get("sy_updatefrequency")) or 1
+    skip_hours = frozenset(
+        int(hour) % 24 for block in _SKIP_HOURS.findall(body) for hour in _HOUR.findall(block) if int(hour) <= 24
+    )
+    skip_days = frozenset(
+        WEEKDAYS.index(day.decode().capitalize())
+        for block in _SKIP_DAYS.findall(body)
+        for day in _DAY.findall(block)
+        if day.decode().capitalize() in WEEKDAYS
+    )
+    return FeedHints(
+        ttl_minutes=ttl,
+        update_minutes=period / frequency if period else None,
+        skip_hours=skip_hours,
+        skip_days=skip_days,
+    )
+
+
+def _positive_int(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number > 0 else None
 
 
 def plain_text(value: str) -> str:

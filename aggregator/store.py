@@ -17,14 +17,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
 from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError
-from aggregator.types import Item, Source, Story
+from aggregator.types import FeedHints, Item, Source, Story
 
 BUSY_TIMEOUT_MS = 10_000
+_HEALTH_FIELDS = frozenset(
+    {
+        "etag", "last_modified", "body_hash", "last_fetched_at", "last_status", "last_error", "last_warning",
+        "error_count", "next_fetch_at", "feed_title", "feed_link", "hints", "next_reason", "schedule_considered",
+        "enabled",
+    }
+)  # fmt: skip
 
 migrations = Migrations("offthewire")
 
@@ -97,6 +105,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             {"key": "created_at", "value": to_text(datetime.now(UTC))},
         ]
     )
+
+
+@migrations()
+def m002_schedule(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE sources ADD COLUMN hints TEXT")
+    db.execute("ALTER TABLE sources ADD COLUMN next_reason TEXT")
+    db.execute("ALTER TABLE sources ADD COLUMN schedule_considered TEXT")
+    db.execute("CREATE TABLE source_aliases (url TEXT PRIMARY KEY, source_id INTEGER NOT NULL)")
 
 
 @dataclass(frozen=True)
@@ -193,6 +209,13 @@ class Store:
         existing = self.db.execute("SELECT id, removed_at FROM sources WHERE url = ?", [url]).fetchone()
         if existing and existing[1] is None:
             raise AlreadySubscribedError(f"{url} is already subscribed as source {existing[0]}.")
+        alias = self.db.execute(
+            "SELECT a.source_id FROM source_aliases a JOIN sources s ON s.id = a.source_id "
+            "WHERE a.url = ? AND s.removed_at IS NULL",
+            [url],
+        ).fetchone()
+        if alias:
+            raise AlreadySubscribedError(f"{url} is already subscribed as source {alias[0]} (it moved to a new URL).")
         fields = {
             "name": name,
             "topics": json.dumps(list(topics)),
@@ -251,23 +274,47 @@ class Store:
             self.db.execute("DELETE FROM sources WHERE id = ?", [source_id])
             return int(deleted)
 
+    def move_source(self, source_id: int, new_url: str) -> Source:
+        """The feed moved for good: poll the new URL, keep the old one as an alias."""
+        old = self.source(source_id).url
+        with self.transaction():
+            taken = self.db.execute("SELECT id FROM sources WHERE url = ? AND id != ?", [new_url, source_id]).fetchone()
+            if taken:
+                return self.source(source_id)  # another source already polls the new URL; leave both alone
+            self.db.execute("INSERT OR REPLACE INTO source_aliases (url, source_id) VALUES (?, ?)", [old, source_id])
+            self.db.execute("DELETE FROM source_aliases WHERE url = ?", [new_url])
+            self.db.execute("UPDATE sources SET url = ? WHERE id = ?", [new_url, source_id])
+        return self.source(source_id)
+
+    def hold_host(self, host: str, until: datetime) -> int:
+        """Push every enabled source on `host` to `until` at the earliest; returns how many moved."""
+        moved = 0
+        with self.transaction():
+            rows = self.db.execute(
+                "SELECT id, url, next_fetch_at FROM sources WHERE enabled = 1 AND removed_at IS NULL"
+            ).fetchall()
+            for source_id, url, next_at in rows:
+                if (urlsplit(url).hostname or "").lower() == host and (next_at is None or next_at < to_text(until)):
+                    self.db.execute(
+                        "UPDATE sources SET next_fetch_at = ?, next_reason = ? WHERE id = ?",
+                        [to_text(until), f"{host} answered 429 Too Many Requests; waiting for it", source_id],
+                    )
+                    moved += 1
+        return moved
+
+    def recent_published(self, source_id: int, limit: int = 30) -> list[datetime]:
+        """Publication times of the source's newest items, for its publishing rate."""
+        rows = self.db.execute(
+            "SELECT published FROM items WHERE source_id = ? ORDER BY published DESC LIMIT ?", [source_id, limit]
+        ).fetchall()
+        return [moment for (text,) in rows if (moment := from_text(text))]
+
     def record_fetch(self, source_id: int, **fields: Any) -> None:
         """Store what a poll learnt about a source: status, error, validators, schedule, feed title."""
-        allowed = {
-            "etag",
-            "last_modified",
-            "body_hash",
-            "last_fetched_at",
-            "last_status",
-            "last_error",
-            "last_warning",
-            "error_count",
-            "next_fetch_at",
-            "feed_title",
-            "feed_link",
-        }
-        unknown = set(fields) - allowed
+        unknown = set(fields) - _HEALTH_FIELDS
         assert not unknown, f"not source health fields: {unknown}"
+        if isinstance(fields.get("hints"), FeedHints):
+            fields["hints"] = _hints_json(fields["hints"])
         values = {k: to_text(v) if isinstance(v, datetime) else v for k, v in fields.items()}
         with self.transaction():
             self.db.table("sources").update(source_id, values)
@@ -508,6 +555,32 @@ def _source(row: dict[str, Any]) -> Source:
         feed_title=row["feed_title"],
         feed_link=row["feed_link"],
         item_count=row["item_count"],
+        hints=_hints(row["hints"]),
+        next_reason=row["next_reason"],
+        schedule_considered=tuple(json.loads(row["schedule_considered"] or "[]")),
+    )
+
+
+def _hints_json(hints: FeedHints) -> str:
+    return json.dumps(
+        {
+            "ttl_minutes": hints.ttl_minutes,
+            "update_minutes": hints.update_minutes,
+            "skip_hours": sorted(hints.skip_hours),
+            "skip_days": sorted(hints.skip_days),
+        }
+    )
+
+
+def _hints(text: str | None) -> FeedHints:
+    if not text:
+        return FeedHints()
+    data = json.loads(text)
+    return FeedHints(
+        ttl_minutes=data["ttl_minutes"],
+        update_minutes=data["update_minutes"],
+        skip_hours=frozenset(data["skip_hours"]),
+        skip_days=frozenset(data["skip_days"]),
     )
 
 

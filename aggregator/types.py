@@ -17,6 +17,16 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class FeedHints:
+    """How often the publisher says its feed changes, and when not to poll it (UTC hours, weekdays 0-6)."""
+
+    ttl_minutes: int | None = None
+    update_minutes: float | None = None
+    skip_hours: frozenset[int] = frozenset()
+    skip_days: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
 class Source:
     """A subscribed feed with its validators, schedule and health."""
 
@@ -38,6 +48,9 @@ class Source:
     feed_title: str | None = None
     feed_link: str | None = None
     item_count: int = 0
+    hints: FeedHints = field(default_factory=FeedHints)
+    next_reason: str | None = None
+    schedule_considered: tuple[str, ...] = ()
 
     @property
     def display_name(self) -> str:
@@ -55,6 +68,8 @@ class FetchResult:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     error: str | None = None
+    moved_to: str | None = None
+    elapsed: float = 0.0
 
     @property
     def not_modified(self) -> bool:
@@ -77,6 +92,7 @@ class FeedMeta:
     link: str | None = None
     feed_id: str | None = None
     version: str = ""
+    hints: FeedHints = field(default_factory=FeedHints)
 
 
 @dataclass(frozen=True)
@@ -151,6 +167,7 @@ class UpdateOutcome:
     not_modified: bool = False
     error: str | None = None
     warning: str | None = None
+    next_at: datetime | None = None
 
 
 @dataclass(frozen=True)

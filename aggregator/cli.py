@@ -17,13 +17,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aggregator import __version__
 from aggregator.config import find_config_file, load_settings
 from aggregator.core import Aggregator, make_aggregator, utc_now
 from aggregator.exceptions import AggregatorError, ConfigError
 from aggregator.types import FetchResult, Item, PollSummary, Source
+
+if TYPE_CHECKING:
+    from aggregator.daemon import Daemon
 
 log = logging.getLogger("aggregator")
 
@@ -101,8 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("source", metavar="URL_OR_ID")
     explain.add_argument("--json", action="store_true", help="print JSON")
 
+    command("run", cmd_run)
+
     demo = command("demo", cmd_demo)
     demo.add_argument("--dir", type=Path, metavar="FOLDER", help="scratch folder (default: a new temporary folder)")
+    demo.add_argument("--port", type=int, default=8080, help="port to serve on (a free one if taken; default 8080)")
+    demo.add_argument("--once", action="store_true", help="poll and publish once, then exit instead of serving")
     return parser
 
 
@@ -268,37 +275,73 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """The daemon: poll on schedule and serve the feeds over HTTP until SIGTERM/SIGINT; SIGHUP reloads."""
+    from aggregator.daemon import Daemon
+
+    _daemon_logging(args)
+    path = find_config_file(args.config, os.environ)
+    daemon = Daemon(load_settings(path), path)
+    return _exit_after(daemon)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the whole pipeline on the bundled sample wire, served on 127.0.0.1 (no network needed)."""
-    from aggregator.demo import run_demo
+    from aggregator.daemon import Daemon
+    from aggregator.demo import Demo, free_port
 
     folder = args.dir or Path(tempfile.mkdtemp(prefix="offthewire-demo-"))
     _clear_previous_demo(folder)
-    progress = _Progress(0, sys.stderr) if not args.quiet else None
-    run = run_demo(folder, on_result=progress.step if progress else None)
-    if progress:
-        progress.done()
-    with run.aggregator as aggregator:
-        summary = run.summary
-        stories = aggregator.stories(limit=12)
-        files = aggregator.output_files()
-        items = sum(s.item_count for s in aggregator.sources())
-        merged_count = len(aggregator.stories())
-    print(f"Served the sample wire at {run.wire_url} and polled it from {folder}/")
-    _print_summary(summary)
-    print(f"\nStored {items} items in {aggregator.settings.storage.path}")
-    print(f"Wrote {len(files)} Atom feeds in {aggregator.settings.output.dir}/:")
-    for path in files:
-        print(f"  {path}")
-    print(f'\n"{aggregator.settings.output.title}": {merged_count} stories; the first {len(stories)}:')
-    _print_ticker(
-        [story.first for story in stories], credits={s.first.id: len({r.source_id for r in s.reports}) for s in stories}
-    )
-    print(f"\nExplore it: offthewire --config {run.config} items   (or: list, topics)")
-    return 0
+    with Demo(folder, free_port(args.port)) as demo:
+        progress = _Progress(0, sys.stderr) if not args.quiet else None
+        with demo.aggregator() as aggregator:
+            summary = aggregator.poll(every_source=True, on_result=progress.step if progress else None)
+            if progress:
+                progress.done()
+            stories = aggregator.stories()
+            files = aggregator.output_files()
+            items = sum(s.item_count for s in aggregator.sources())
+            settings = aggregator.settings
+        print(f"Served the sample wire at {demo.wire.base_url} and polled it from {folder}/")
+        _print_summary(summary)
+        print(f"\nStored {items} items in {settings.storage.path}")
+        print(f"Wrote {len(files)} Atom feeds in {settings.output.dir}/:")
+        for path in files:
+            print(f"  {path}")
+        shown = stories[:12]
+        print(f'\n"{settings.output.title}": {len(stories)} stories; the first {len(shown)}:')
+        credits = {s.first.id: len({r.source_id for r in s.reports}) for s in shown}
+        _print_ticker([story.first for story in shown], credits=credits)
+        print(f"\nExplore it: offthewire --config {demo.config} items   (or: list, topics, explain 1)")
+        if args.once:
+            return 0
+        _daemon_logging(args, default=logging.WARNING)
+
+        def ready(url: str) -> None:
+            print(f"\nOpen {url} (feeds: {url}feeds/off-the-wire.atom). Press Ctrl-C to stop.", flush=True)
+
+        return _exit_after(Daemon(settings, demo.config, on_ready=ready))
 
 
 # Helpers
+
+
+def _daemon_logging(args: argparse.Namespace, default: int = logging.INFO) -> None:
+    """The daemon logs to stderr for journald: a line per fetch at INFO unless -q."""
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose > 1 else default
+    if args.verbose == 1:
+        level = logging.INFO
+    logging.getLogger().setLevel(level)
+
+
+def _exit_after(daemon: Daemon) -> int:
+    code = daemon.run()
+    if daemon.tick_running:
+        # A tick stuck past the shutdown limit must not hold the process: its thread is not a daemon thread.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
+    return code
 
 
 def _aggregator(args: argparse.Namespace) -> Aggregator:

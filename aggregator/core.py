@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,12 @@ class Aggregator:
         self.store = store
         self.clock = clock
         self.fetcher = fetcher
+        self.matcher = TopicMatcher(settings.topics)
+        self._running_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] | None = None
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Use new settings (a reloaded config) from the next poll or publish on."""
+        self.settings = settings
         self.matcher = TopicMatcher(settings.topics)
 
     def close(self) -> None:
@@ -122,9 +129,11 @@ class Aggregator:
             sources = [s for s in self.store.sources() if s.enabled]
         else:
             sources = self.store.due_sources(self.clock())
-        results: list[FetchResult] = (
-            asyncio.run(self.fetcher(sources, self.settings.poll, on_result)) if sources else []
-        )
+        try:
+            results: list[FetchResult] = asyncio.run(self._fetch(sources, on_result)) if sources else []
+        except asyncio.CancelledError:
+            log.warning("poll of %d sources cancelled before it finished; nothing from it was stored", len(sources))
+            return PollSummary(outcomes=(), interrupted=True)
         # Every source unreachable at once is the network, not the sources: nobody is penalised.
         network_down = len(results) >= 2 and all(r.error and r.status is None for r in results)
         if network_down:
@@ -134,8 +143,33 @@ class Aggregator:
         )
         self._slow_down_rate_limited_hosts(outcomes)
         changed = any(o.new or o.updated for o in outcomes)
-        published = self.publish() if publish or changed else []
-        return PollSummary(outcomes=outcomes, published=tuple(published))
+        published: list[Path] = []
+        publish_seconds = None
+        if publish or changed:
+            started = time.perf_counter()
+            published = self.publish()
+            publish_seconds = time.perf_counter() - started
+        return PollSummary(
+            outcomes=outcomes,
+            published=tuple(published),
+            publish_seconds=publish_seconds,
+            network_down=network_down,
+        )
+
+    async def _fetch(
+        self, sources: Sequence[Source], on_result: Callable[[FetchResult], None] | None
+    ) -> list[FetchResult]:
+        self._running_fetch = (asyncio.get_running_loop(), asyncio.current_task())
+        try:
+            return await self.fetcher(sources, self.settings.poll, on_result)
+        finally:
+            self._running_fetch = None
+
+    def cancel_poll(self) -> None:
+        """Cancel the fetches of a poll running in another thread (used at shutdown)."""
+        running = self._running_fetch
+        if running and running[1]:
+            running[0].call_soon_threadsafe(running[1].cancel)
 
     def _absorb(self, source: Source, result: FetchResult, network_down: bool = False) -> UpdateOutcome:
         """Store one fetch's result and schedule the next; any problem becomes the source's stored error."""
@@ -149,13 +183,29 @@ class Aggregator:
         name = source.display_name
         if result.not_modified:
             decision = self._healthy(source, result, now, source.hints, keep_validators=True)
-            return UpdateOutcome(source.id, source.url, name, result.status, not_modified=True, next_at=decision.at)
+            return UpdateOutcome(
+                source.id,
+                source.url,
+                name,
+                result.status,
+                not_modified=True,
+                next_at=decision.at,
+                elapsed=result.elapsed,
+            )
         body = result.body or b""
         digest = dedupe.body_hash(body)
         # Same bytes as last time (a server without validators): nothing can have changed.
         if digest == source.body_hash:
             decision = self._healthy(source, result, now, source.hints, body_hash=digest)
-            return UpdateOutcome(source.id, source.url, name, result.status, not_modified=True, next_at=decision.at)
+            return UpdateOutcome(
+                source.id,
+                source.url,
+                name,
+                result.status,
+                not_modified=True,
+                next_at=decision.at,
+                elapsed=result.elapsed,
+            )
         try:
             parsed = parse_feed(body, result.headers, result.final_url, now)
         except ParseError as exc:
@@ -164,7 +214,7 @@ class Aggregator:
             log.warning("%s: %s", name, parsed.warning)
         new_items = self._new_items(source, parsed.entries)
         window = timedelta(hours=self.settings.dedupe.window_hours)
-        new, updated = self.store.save_items(source, new_items, now, window)
+        counts = self.store.save_items(source, new_items, now, window)
         decision = self._healthy(
             source,
             result,
@@ -176,9 +226,20 @@ class Aggregator:
             feed_link=parsed.meta.link,
         )
         name = source.name or parsed.meta.title or source.url
-        log.info("%s: HTTP %s, %d new, %d updated", name, result.status, new, updated)
+        log.info(
+            "%s: HTTP %s in %.2f s, %d new, %d updated", name, result.status, result.elapsed, counts.new, counts.updated
+        )
         return UpdateOutcome(
-            source.id, source.url, name, result.status, new, updated, warning=parsed.warning, next_at=decision.at
+            source.id,
+            source.url,
+            name,
+            result.status,
+            counts.new,
+            counts.updated,
+            merged=counts.merged,
+            warning=parsed.warning,
+            next_at=decision.at,
+            elapsed=result.elapsed,
         )
 
     def _new_items(self, source: Source, entries: Sequence[Entry]) -> list[NewItem]:

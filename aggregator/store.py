@@ -134,6 +134,15 @@ class NewItem:
     story_key: str
 
 
+@dataclass(frozen=True)
+class SaveCounts:
+    """What saving one poll's items did: new items, changed items, new items that joined a known story."""
+
+    new: int
+    updated: int
+    merged: int
+
+
 def to_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -152,7 +161,8 @@ class Store:
         try:
             if path.parent and not path.parent.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+            # One connection per Store; the daemon hands it from thread to thread but never uses it from two at once.
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.enable_wal()
@@ -326,11 +336,9 @@ class Store:
 
     # Items and stories
 
-    def save_items(
-        self, source: Source, new_items: Iterable[NewItem], now: datetime, window: timedelta
-    ) -> tuple[int, int]:
-        """Insert new items and update changed ones in one transaction; returns (new, updated)."""
-        new = updated = 0
+    def save_items(self, source: Source, new_items: Iterable[NewItem], now: datetime, window: timedelta) -> SaveCounts:
+        """Insert new items and update changed ones in one transaction."""
+        new = updated = merged = 0
         with self.transaction():
             for item in new_items:
                 row = self.db.execute(
@@ -338,17 +346,19 @@ class Store:
                     [source.id, item.key],
                 ).fetchone()
                 if row is None:
-                    self._insert_item(source, item, now, window)
+                    merged += self._insert_item(source, item, now, window)
                     new += 1
                 elif row[1] != item.content_hash:
                     self._update_item(row, item, now)
                     updated += 1
-        return new, updated
+        return SaveCounts(new, updated, merged)
 
-    def _insert_item(self, source: Source, item: NewItem, now: datetime, window: timedelta) -> None:
+    def _insert_item(self, source: Source, item: NewItem, now: datetime, window: timedelta) -> bool:
+        """Store a new item; True when it joined an existing story."""
         published = item.published or now
         updated = max(item.updated or published, published)
         story_id = self._matching_story(item, published, window)
+        joined = story_id is not None
         if story_id is None:
             story_id = self._insert(
                 "stories",
@@ -383,6 +393,7 @@ class Store:
             },
         )
         self._set_topics(item_id, item.topics)
+        return joined
 
     def _matching_story(self, item: NewItem, published: datetime, window: timedelta) -> int | None:
         # Same article URL, or the same headline, reported within the window: the same story.

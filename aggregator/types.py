@@ -168,6 +168,8 @@ class UpdateOutcome:
     error: str | None = None
     warning: str | None = None
     next_at: datetime | None = None
+    merged: int = 0
+    elapsed: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,9 @@ class PollSummary:
 
     outcomes: tuple[UpdateOutcome, ...]
     published: tuple[Path, ...] = ()
+    publish_seconds: float | None = None
+    network_down: bool = False
+    interrupted: bool = False
 
     @property
     def new(self) -> int:

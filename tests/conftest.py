@@ -23,7 +23,6 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
-
 from feedserver import FeedServer
 
 # Generous for one CLI run on a slow machine; a hang still ends the test instead of the suite.
@@ -105,7 +104,7 @@ def atom(
         if guid is not None:
             lines.append(f"    <id>{escape(guid)}</id>")
         if href is not None:
-            lines.append(f"    <link rel=\"alternate\" href={quoteattr(href)}/>")
+            lines.append(f'    <link rel="alternate" href={quoteattr(href)}/>')
         if date is not None:
             lines.append(f"    <updated>{iso(date)}</updated>")
             lines.append(f"    <published>{iso(date)}</published>")
@@ -115,7 +114,7 @@ def atom(
     document = (
         '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
         f"  <title>{escape(title)}</title>\n  <id>{escape(feed_id)}</id>\n"
-        f"  <link rel=\"alternate\" href={quoteattr(link)}/>\n  <updated>{iso(feed_updated)}</updated>\n"
+        f'  <link rel="alternate" href={quoteattr(link)}/>\n  <updated>{iso(feed_updated)}</updated>\n'
         "  <author><name>Test Desk</name></author>\n" + "\n".join(blocks) + "\n</feed>\n"
     )
     return document.encode("utf-8")
@@ -188,7 +187,9 @@ class Wire:
             check=False,
         )
 
-    def run_parallel(self, *commands: Sequence[str], timeout: float = RUN_TIMEOUT) -> list[subprocess.CompletedProcess[str]]:
+    def run_parallel(
+        self, *commands: Sequence[str], timeout: float = RUN_TIMEOUT
+    ) -> list[subprocess.CompletedProcess[str]]:
         """Run several read-only commands at once (each a list of arguments); results in order."""
         processes = [
             subprocess.Popen(
@@ -258,12 +259,12 @@ def printed_id(stdout: str) -> int:
     return int(match.group(1))
 
 
-def poll_counts(stdout: str) -> dict[str, int]:
-    """The numbers in the poll summary line: polled, new, updated, not modified, failed."""
-    match = re.search(
-        r"Polled (\d+) sources?: (\d+) new, (\d+) updated, (\d+) not modified, (\d+) failed", stdout
-    )
-    assert match, f"no poll summary in {stdout!r}"
+def poll_counts(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    """The numbers in a poll's summary line: polled, new, updated, not modified, failed."""
+    assert result.returncode == 0, f"poll exited {result.returncode}: {result.stderr}"
+    pattern = r"Polled (\d+) sources?: (\d+) new, (\d+) updated, (\d+) not modified, (\d+) failed"
+    match = re.search(pattern, result.stdout)
+    assert match, f"no poll summary in {result.stdout!r} (stderr: {result.stderr!r})"
     polled, new, updated, not_modified, failed = (int(n) for n in match.groups())
     return {"polled": polled, "new": new, "updated": updated, "not_modified": not_modified, "failed": failed}
 

@@ -27,6 +27,10 @@ concurrency = 8
 per_host = 2
 timeout = 12
 max_bytes = 2000000
+floor = 2
+cap = 720
+jitter = 0.25
+tick = 10
 
 [server]
 listen = "0.0.0.0:9090"
@@ -73,6 +77,7 @@ def test_defaults_without_a_file() -> None:
     assert (settings.poll.every, settings.poll.concurrency, settings.poll.per_host) == (15, 32, 4)
     assert settings.poll.timeout == 20.0
     assert settings.poll.max_bytes == 10_000_000
+    assert (settings.poll.floor, settings.poll.cap, settings.poll.jitter, settings.poll.tick) == (1.0, 1440.0, 0.1, 30.0)
     assert settings.server.listen == "127.0.0.1:8080"
     assert settings.dedupe.window_hours == 72.0
     assert settings.retention.days == 30
@@ -92,6 +97,8 @@ def test_full_file_is_read_with_right_types(tmp_path: Path) -> None:
     assert settings.poll.timeout == 12.0
     assert isinstance(settings.poll.timeout, float)
     assert settings.poll.max_bytes == 2_000_000
+    assert (settings.poll.floor, settings.poll.cap, settings.poll.jitter, settings.poll.tick) == (2.0, 720.0, 0.25, 10.0)
+    assert all(isinstance(value, float) for value in (settings.poll.floor, settings.poll.cap, settings.poll.tick))
     assert settings.server.listen == "0.0.0.0:9090"
     assert listen_address(settings) == ("0.0.0.0", 9090)
     assert settings.dedupe.window_hours == 48.0
@@ -145,6 +152,9 @@ def test_base_url_with_trailing_slash_is_unchanged(tmp_path: Path) -> None:
         ("[poll]\nevery = 1.5\n", "every"),
         ("[output]\nlimit = true\n", "limit"),
         ("[poll]\nconcurrency = false\n", "concurrency"),
+        ("[poll]\njitter = 1\n", "jitter"),
+        ("[poll]\ntick = 0\n", "tick"),
+        ("[poll]\nfloor = 30\ncap = 10\n", "floor"),
         ('[output]\nbase_url = "ftp://example.org/"\n', "base_url"),
         ('[output]\nbase_url = "not a url"\n', "base_url"),
         ('[server]\nlisten = "localhost"\n', "listen"),
@@ -168,6 +178,9 @@ def test_base_url_with_trailing_slash_is_unchanged(tmp_path: Path) -> None:
         "float-for-int",
         "bool-for-int",
         "bool-false-for-int",
+        "jitter-not-a-fraction",
+        "zero-tick",
+        "floor-above-cap",
         "ftp-base-url",
         "not-a-url-base-url",
         "listen-without-port",

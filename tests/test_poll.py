@@ -1,7 +1,12 @@
 """Integration tests of `offthewire poll`: a real HTTP server, a real SQLite file, the real CLI.
 
-Conditional GETs, change detection, failures that stay inside one source, size and redirect
-limits, which sources a poll picks, and the dates items get.
+Two scenarios are run once per module and examined by several tests (a CLI run costs half a
+second, so each scenario polls many sources at once):
+
+- `repolls`: six healthy sources polled three times, with content changed between polls
+  (conditional GETs, hash skipping, updates in place, repeated guids, gzip, dates).
+- `failures`: sources that work on the first poll and then fail in every way a server can fail
+  (and some that never work: too big, too many redirects), beside a source that keeps working.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
@@ -39,172 +45,252 @@ def titles(items: list[dict[str, Any]]) -> set[str]:
     return {item["title"] for item in items}
 
 
-def test_first_poll_stores_every_entry(wire: Wire, feed_server: FeedServer) -> None:
-    feed = entries("alpha", 3)
-    url = feed_server.serve("/alpha.xml", rss(feed, title="Alpha Wire"))
-    source_id = wire.add(url)
-
-    result = wire.run("poll")
-
-    assert result.returncode == 0, result.stderr
-    assert poll_counts(result) == {"polled": 1, "new": 3, "updated": 0, "not_modified": 0, "failed": 0}
-    listed, items = (r.stdout for r in wire.run_parallel(["list", "--json"], ["items", "--json"]))
-    source = {s["id"]: s for s in json.loads(listed)}[source_id]
-    assert source["item_count"] == 3
-    assert source["last_status"] == 200
-    assert source["last_error"] is None
-    assert source["last_fetched_at"] is not None
-    stored = json.loads(items)
-    assert titles(stored) == {title for _, title, _, _ in feed}
-    assert {item["link"] for item in stored} == {link for _, _, link, _ in feed}
-    assert all(item["source_id"] == source_id for item in stored)
+def of_source(items: list[dict[str, Any]], source_id: int) -> list[dict[str, Any]]:
+    return [item for item in items if item["source_id"] == source_id]
 
 
-def test_second_poll_sends_validators_back_and_stores_nothing_on_304(wire: Wire, feed_server: FeedServer) -> None:
-    etag_modified = http_date(minutes_ago(30))
-    only_modified = http_date(minutes_ago(45))
-    with_etag = feed_server.serve("/etag.xml", rss(entries("etag", 3)), etag=WEAK_ETAG, last_modified=etag_modified)
-    with_date = feed_server.serve("/date.xml", rss(entries("date", 2)), last_modified=only_modified)
-    wire.add_many(with_etag, with_date)
-    first = wire.run("poll", "--all")
-    assert poll_counts(first)["new"] == 5
+def read_state(wire: Wire) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """`list --json` (by URL) and `items --json`, read at the same time."""
+    listed, items = wire.run_parallel(["list", "--json"], ["items", "--json", "--limit", "1000"])
+    assert listed.returncode == 0, listed.stderr
+    assert items.returncode == 0, items.stderr
+    return {s["url"]: s for s in json.loads(listed.stdout)}, json.loads(items.stdout)
 
-    second = wire.run("poll", "--all")
 
-    assert second.returncode == 0, second.stderr
-    assert poll_counts(second) == {"polled": 2, "new": 0, "updated": 0, "not_modified": 2, "failed": 0}
-    etag_requests = feed_server.requests_for("/etag.xml")
-    date_requests = feed_server.requests_for("/date.xml")
-    assert [r.status for r in etag_requests] == [200, 304]
-    assert [r.status for r in date_requests] == [200, 304]
-    # The first request has nothing to send back; the second echoes the validators byte for byte.
+# Scenario 1: healthy sources polled three times.
+
+
+@dataclass
+class Repolls:
+    wire: Wire
+    server: FeedServer
+    urls: dict[str, str]
+    ids: dict[str, int]
+    feeds: dict[str, list[tuple[Any, ...]]]
+    polls: list[CompletedProcess[str]] = field(default_factory=list)
+    sources: list[dict[str, dict[str, Any]]] = field(default_factory=list)
+    items: list[list[dict[str, Any]]] = field(default_factory=list)
+    first_poll_window: tuple[datetime, datetime] = (datetime.min, datetime.min)
+    last_modified: dict[str, str] = field(default_factory=dict)
+
+    def requests(self, name: str) -> list[Any]:
+        return self.server.requests_for(f"/{name}.xml")
+
+
+CORRECTED = "Change desk corrects its harbour traffic report"
+DUPLICATED = [
+    ("dup", "First copy of the lighthouse story", "https://dup.example/dup-1", minutes_ago(30)),
+    ("solo", "Tram line extension opens to passengers", "https://dup.example/solo", minutes_ago(20)),
+    ("dup", "Second copy of the lighthouse story", "https://dup.example/dup-2", minutes_ago(10)),
+]
+
+
+def _extra(name: str, number: int) -> tuple[Any, ...]:
+    return (
+        f"{name}-extra-{number}",
+        f"{name.title()} desk files extra report {number} on the regatta",
+        f"https://{name}.example/extra/{number}",
+        minutes_ago(5 - number),
+    )
+
+
+@pytest.fixture(scope="module")
+def repolls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repolls]:
+    wire = Wire(tmp_path_factory.mktemp("repolls"))
+    with FeedServer() as server:
+        dated_at = minutes_ago(40)
+        feeds = {
+            "etag": entries("etag", 3),
+            "date": entries("date", 2),
+            "plain": entries("plain", 2),
+            "change": entries("change", 2),
+            "dup": list(DUPLICATED),
+            "dates": [
+                ("dated", "Dated report on the bridge repairs", "https://dates.example/dated", dated_at),
+                ("undated", "Undated report on the ferry strike", "https://dates.example/undated", None),
+                (
+                    "future",
+                    "Report dated two days ahead by mistake",
+                    "https://dates.example/future",
+                    now_utc() + timedelta(days=2),
+                ),
+            ],
+        }
+        last_modified = {"etag": http_date(minutes_ago(30)), "date": http_date(minutes_ago(45))}
+        options: dict[str, dict[str, Any]] = {
+            "etag": {"etag": WEAK_ETAG, "last_modified": last_modified["etag"], "gzip": True},
+            "date": {"last_modified": last_modified["date"]},
+            "change": {"etag": '"v1"'},
+        }
+        urls = {name: server.serve(f"/{name}.xml", rss(feed), **options.get(name, {})) for name, feed in feeds.items()}
+        ids = dict(zip(urls, wire.add_many(*urls.values()), strict=True))
+        run = Repolls(wire, server, urls, ids, feeds, last_modified=last_modified)
+
+        def poll() -> None:
+            run.polls.append(wire.run("poll", "--all"))
+            sources, items = read_state(wire)
+            run.sources.append(sources)
+            run.items.append(items)
+
+        started = now_utc()
+        poll()
+        run.first_poll_window = (started, now_utc())
+
+        # Second poll: one entry corrected (new ETag), other bytes of the repeated-guid feed
+        # changed, everything else served exactly as before.
+        guid, _, link, date = feeds["change"][0]
+        server.update("/change.xml", body=rss([(guid, CORRECTED, link, date), feeds["change"][1]]), etag='"v2"')
+        server.update("/dup.xml", body=rss([*DUPLICATED, _extra("dup", 1)]))
+        poll()
+
+        # Third poll: the server without validators gets a new entry; the repeated-guid feed changes again.
+        server.update("/plain.xml", body=rss([*feeds["plain"], _extra("plain", 1)]))
+        server.update("/dup.xml", body=rss([*DUPLICATED, _extra("dup", 1), _extra("dup", 2)]))
+        poll()
+        yield run
+
+
+def test_first_poll_stores_every_entry_and_says_so(repolls: Repolls) -> None:
+    first = repolls.polls[0]
+    total = sum(len(feed) for feed in repolls.feeds.values()) - 1  # the repeated guid is one item
+    assert poll_counts(first) == {"polled": 6, "new": total, "updated": 0, "not_modified": 0, "failed": 0}
+    items = repolls.items[0]
+    for name, feed in repolls.feeds.items():
+        source = repolls.sources[0][repolls.urls[name]]
+        assert source["last_status"] == 200
+        assert source["last_error"] is None
+        assert source["last_fetched_at"] is not None
+        stored = of_source(items, repolls.ids[name])
+        assert source["item_count"] == len(stored)
+        if name != "dup":
+            assert titles(stored) == {title for _, title, _, _ in feed}
+            assert {item["link"] for item in stored} == {link for _, _, link, _ in feed}
+
+
+def test_requests_identify_the_client_and_accept_gzip(repolls: Repolls) -> None:
+    for exchange in repolls.server.log:
+        assert (exchange.header("user-agent") or "").startswith("offthewire/")
+        assert "gzip" in (exchange.header("accept-encoding") or "").lower()
+    first = repolls.requests("etag")[0]
+    assert first.gzipped, "the server should have answered the first poll with a gzip body"
+    assert titles(of_source(repolls.items[0], repolls.ids["etag"])) == {t for _, t, _, _ in repolls.feeds["etag"]}
+
+
+def test_second_poll_echoes_validators_and_stores_nothing_on_304(repolls: Repolls) -> None:
+    etag_requests, date_requests = repolls.requests("etag"), repolls.requests("date")
+    assert [r.status for r in etag_requests] == [200, 304, 304]
+    assert [r.status for r in date_requests] == [200, 304, 304]
+    # The first request has nothing to send back; the later ones echo the validators byte for byte.
     assert etag_requests[0].header("if-none-match") is None
     assert etag_requests[0].header("if-modified-since") is None
-    assert etag_requests[1].header("if-none-match") == WEAK_ETAG
-    assert etag_requests[1].header("if-modified-since") == etag_modified
-    assert date_requests[1].header("if-none-match") is None
-    assert date_requests[1].header("if-modified-since") == only_modified
-    counts = {url: s["item_count"] for url, s in wire.sources().items()}
-    assert counts == {with_etag: 3, with_date: 2}
+    for request in etag_requests[1:]:
+        assert request.header("if-none-match") == WEAK_ETAG
+        assert request.header("if-modified-since") == repolls.last_modified["etag"]
+    for request in date_requests[1:]:
+        assert request.header("if-none-match") is None
+        assert request.header("if-modified-since") == repolls.last_modified["date"]
+    for name in ("etag", "date"):
+        counts = [sources[repolls.urls[name]]["item_count"] for sources in repolls.sources]
+        assert counts == [len(repolls.feeds[name])] * 3
+        assert [of_source(items, repolls.ids[name]) for items in repolls.items[1:]] == [
+            of_source(repolls.items[0], repolls.ids[name])
+        ] * 2
 
 
-def test_requests_identify_the_client_and_accept_gzip(wire: Wire, feed_server: FeedServer) -> None:
-    feed = entries("zipped", 4)
-    url = feed_server.serve("/zipped.xml", rss(feed), gzip=True)
-    wire.add(url)
-
-    result = wire.run("poll")
-
-    assert poll_counts(result)["new"] == 4
-    (request,) = feed_server.requests_for("/zipped.xml")
-    assert (request.header("user-agent") or "").startswith("offthewire/")
-    assert "gzip" in (request.header("accept-encoding") or "").lower()
-    assert request.gzipped, "the server should have answered with a gzip body"
-    assert titles(wire.items()) == {title for _, title, _, _ in feed}
+def test_summary_counts_not_modified_updated_and_new(repolls: Repolls) -> None:
+    # Poll 2: etag, date (304) and plain (same bytes) not modified; change updated; dup one new.
+    assert poll_counts(repolls.polls[1]) == {"polled": 6, "new": 1, "updated": 1, "not_modified": 4, "failed": 0}
+    # Poll 3: etag, date, change (304) and dates (same bytes) not modified; plain and dup one new each.
+    assert poll_counts(repolls.polls[2]) == {"polled": 6, "new": 2, "updated": 0, "not_modified": 4, "failed": 0}
 
 
-def test_changed_entry_is_updated_in_place(wire: Wire, feed_server: FeedServer) -> None:
-    feed = entries("beta", 2)
-    url = feed_server.serve("/beta.xml", rss(feed), etag='"v1"')
-    wire.add(url)
-    wire.ok("poll")
-    (before,) = [i for i in wire.items() if i["link"] == feed[0][2]]
-
-    guid, _, link, date = feed[0]
-    corrected = "Beta desk corrects its harbour traffic report"
-    feed_server.update("/beta.xml", body=rss([(guid, corrected, link, date), feed[1]]), etag='"v2"')
-    result = wire.run("poll", "--all")
-
-    assert poll_counts(result) == {"polled": 1, "new": 0, "updated": 1, "not_modified": 0, "failed": 0}
-    items = wire.items()
-    assert len(items) == 2
-    (after,) = [i for i in items if i["link"] == link]
+def test_changed_entry_is_updated_in_place(repolls: Repolls) -> None:
+    source_id = repolls.ids["change"]
+    link = repolls.feeds["change"][0][2]
+    (before,) = [i for i in of_source(repolls.items[0], source_id) if i["link"] == link]
+    after_items = of_source(repolls.items[1], source_id)
+    assert len(after_items) == 2
+    (after,) = [i for i in after_items if i["link"] == link]
     assert after["id"] == before["id"]
-    assert after["title"] == corrected
+    assert after["title"] == CORRECTED
     assert after["published"] == before["published"]
     assert parse_iso(after["updated"]) > parse_iso(before["updated"])
-    merged = wire.feed_file().read_text(encoding="utf-8")
-    assert corrected in merged
-    assert feed[0][1] not in merged
-    # The new validator was stored: the next poll sends it and gets a 304.
-    third = wire.run("poll", "--all")
-    assert poll_counts(third)["not_modified"] == 1
-    assert feed_server.requests_for("/beta.xml")[-1].header("if-none-match") == '"v2"'
+    merged = repolls.wire.feed_file().read_text(encoding="utf-8")
+    assert CORRECTED in merged
+    assert repolls.feeds["change"][0][1] not in merged
 
 
-def test_identical_body_without_validators_is_skipped_then_new_entries_are_stored(
-    wire: Wire, feed_server: FeedServer
-) -> None:
-    feed = entries("gamma", 2)
-    url = feed_server.serve("/gamma.xml", rss(feed))
-    wire.add(url)
-    wire.ok("poll")
-
-    same = wire.run("poll", "--all")
-
-    assert poll_counts(same) == {"polled": 1, "new": 0, "updated": 0, "not_modified": 1, "failed": 0}
-    second_request = feed_server.requests_for("/gamma.xml")[1]
-    assert second_request.status == 200
-    assert second_request.header("if-none-match") is None
-    assert second_request.header("if-modified-since") is None
-    assert len(wire.items()) == 2
-
-    fresh = ("gamma-new", "Gamma desk reports a new ferry timetable", "https://gamma.example/new", minutes_ago(1))
-    feed_server.update("/gamma.xml", body=rss([*feed, fresh]))
-    changed = wire.run("poll", "--all")
-
-    assert poll_counts(changed) == {"polled": 1, "new": 1, "updated": 0, "not_modified": 0, "failed": 0}
-    assert titles(wire.items()) == {title for _, title, _, _ in [*feed, fresh]}
+def test_new_validator_is_stored_and_sent_next_time(repolls: Repolls) -> None:
+    requests = repolls.requests("change")
+    assert [r.status for r in requests] == [200, 200, 304]
+    assert [r.header("if-none-match") for r in requests] == [None, '"v1"', '"v2"']
 
 
-def test_guid_repeated_in_one_feed_is_one_item_and_does_not_flip_flop(wire: Wire, feed_server: FeedServer) -> None:
-    duplicated = [
-        ("dup", "First copy of the lighthouse story", "https://delta.example/dup-1", minutes_ago(30)),
-        ("solo", "Tram line extension opens to passengers", "https://delta.example/solo", minutes_ago(20)),
-        ("dup", "Second copy of the lighthouse story", "https://delta.example/dup-2", minutes_ago(10)),
-    ]
-    url = feed_server.serve("/delta.xml", rss(duplicated))
-    wire.add(url)
-
-    first = wire.run("poll")
-
-    assert poll_counts(first)["new"] == 2
-    items = wire.items()
-    assert len(items) == 2
-    (kept,) = [i for i in items if "lighthouse" in i["title"]]
-
-    for number in (1, 2):
-        # Other bytes of the feed change; the repeated guid must not swing between its two copies.
-        extra = (f"more-{number}", f"Harbour pilot boat number {number} renamed", None, minutes_ago(5))
-        feed_server.update("/delta.xml", body=rss([*duplicated, extra]))
-        again = wire.run("poll", "--all")
-        assert poll_counts(again) == {"polled": 1, "new": 1, "updated": 0, "not_modified": 0, "failed": 0}
-        (still,) = [i for i in wire.items() if "lighthouse" in i["title"]]
-        assert (still["id"], still["title"], still["updated"]) == (kept["id"], kept["title"], kept["updated"])
+def test_identical_body_without_validators_is_skipped_then_new_entry_stored(repolls: Repolls) -> None:
+    requests = repolls.requests("plain")
+    assert [r.status for r in requests] == [200, 200, 200]
+    assert all(r.header("if-none-match") is None and r.header("if-modified-since") is None for r in requests)
+    source_id = repolls.ids["plain"]
+    assert of_source(repolls.items[1], source_id) == of_source(repolls.items[0], source_id)
+    expected = {title for _, title, _, _ in [*repolls.feeds["plain"], _extra("plain", 1)]}
+    assert titles(of_source(repolls.items[2], source_id)) == expected
+    assert len(of_source(repolls.items[2], source_id)) == 3
 
 
-# One poll where most sources fail, each in its own way, after a first poll where all worked.
+def test_repeated_guid_is_one_item_and_does_not_flip_flop(repolls: Repolls) -> None:
+    source_id = repolls.ids["dup"]
+    kept = []
+    for items in repolls.items:
+        (copy,) = [i for i in of_source(items, source_id) if "lighthouse" in i["title"]]
+        kept.append((copy["id"], copy["title"], copy["updated"]))
+    assert kept[0][1] in {title for guid, title, _, _ in DUPLICATED if guid == "dup"}
+    assert kept == [kept[0]] * 3
+    assert [len(of_source(items, source_id)) for items in repolls.items] == [2, 3, 4]
+
+
+def test_undated_item_gets_first_seen_time_and_future_date_is_clamped(repolls: Repolls) -> None:
+    started, finished = repolls.first_poll_window
+    by_link = {item["link"]: item for item in of_source(repolls.items[0], repolls.ids["dates"])}
+    dated = repolls.feeds["dates"][0]
+    assert by_link[dated[2]]["published"] == iso(dated[3])
+    for link in ("https://dates.example/undated", "https://dates.example/future"):
+        published = parse_iso(by_link[link]["published"])
+        assert started <= published <= finished, (link, published, started, finished)
+        assert parse_iso(by_link[link]["updated"]) <= finished
+
+
+# Scenario 2: one poll in which most sources fail, after a first poll in which they worked.
 
 
 @dataclass(frozen=True)
 class FailureRun:
-    wire: Wire
     urls: dict[str, str]
-    before: dict[str, int]
-    result: Any
+    first: CompletedProcess[str]
+    before: dict[str, dict[str, Any]]
+    result: CompletedProcess[str]
     seconds: float
     sources: dict[str, dict[str, Any]]
     items: list[dict[str, Any]]
-    good_new: tuple[Any, ...]
+    server: FeedServer
 
 
-FAILURES = {
-    # kind: (expected last_status, pattern the error must match)
+GOOD_NEW = ("good-new", "Good desk files a fresh report on the regatta", "https://good.example/n", minutes_ago(1))
+MAX_BYTES = 20_000
+
+# kind: (last_status expected, pattern the error must match); these worked on the first poll.
+BROKEN_LATER = {
     "http-500": (500, r"\b500\b"),
     "slow": (None, r"(?i)time|within \d"),
-    "garbage": (200, r"(?i)not an? (rss|atom|feed)|not (valid )?xml|cannot be parsed|could not be parsed"),
+    "garbage": (200, r"(?i)not an? (rss|atom|feed)|not (valid )?xml|could not be parsed|cannot be parsed"),
     "html": (200, r"(?i)\bhtml\b"),
-    "refused": (None, r"(?i)refused|cannot connect|connect"),
+    "refused": (None, r"(?i)refused|cannot connect"),
+}
+# These never work: a body over [poll] max_bytes (plain, and gzip that only grows when
+# decompressed) and a chain of seven redirects.
+NEVER_WORKED = {
+    "big": r"(?i)limit|too (large|big)|larger|max_bytes",
+    "bomb": r"(?i)limit|too (large|big)|larger|max_bytes",
+    "long-redirect": r"redirects",
 }
 
 
@@ -212,23 +298,32 @@ FAILURES = {
 def failures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FailureRun]:
     folder: Path = tmp_path_factory.mktemp("failures")
     wire = Wire(folder)
+    wire.configure(poll={"max_bytes": MAX_BYTES})
     with FeedServer() as server, FeedServer() as doomed:
         urls = {"good": server.serve("/good.xml", rss(entries("good", 2)))}
         for kind in ("http-500", "slow", "garbage", "html"):
             urls[kind] = server.serve(f"/{kind}.xml", rss(entries(kind.replace("-", ""), 1)))
         urls["refused"] = doomed.serve("/refused.xml", rss(entries("refused", 1)))
+        big = rss(entries("big", 200))
+        assert len(big) > MAX_BYTES
+        padding = "Lorem ipsum harbour news. " * 20_000
+        bomb = rss(
+            [("bomb-1", "Compressed report that expands a lot", "https://bomb.example/1", minutes_ago(3), padding)]
+        )
+        urls["big"] = server.serve("/big.xml", big)
+        urls["bomb"] = server.serve("/bomb.xml", bomb, gzip=True)
+        server.serve("/short-target.xml", rss(entries("short", 2)))
+        urls["short-redirect"] = server.redirect("/short-1", "/short-2", status=301)
+        server.redirect("/short-2", "/short-target.xml", status=302)
+        server.serve("/long-target.xml", rss(entries("long", 2)))
+        urls["long-redirect"] = server.redirect("/long-1", "/long-2")
+        for hop in range(2, 8):
+            server.redirect(f"/long-{hop}", f"/long-{hop + 1}" if hop < 7 else "/long-target.xml")
         wire.add_many(*urls.values())
         first = wire.run("poll", "--all")
-        assert poll_counts(first)["failed"] == 0, first.stdout
-        before = {url: source["item_count"] for url, source in wire.sources().items()}
+        before, _ = read_state(wire)
 
-        good_new = (
-            "good-new",
-            "Good desk files a fresh report on the regatta",
-            "https://good.example/n",
-            minutes_ago(1),
-        )
-        server.update("/good.xml", body=rss([*entries("good", 2), good_new]))
+        server.update("/good.xml", body=rss([*entries("good", 2), GOOD_NEW]))
         server.update("/http-500.xml", status=500)
         server.update("/slow.xml", delay=8.0)
         server.update("/garbage.xml", body=b"this is { not a feed at all ]]>", content_type="application/xml")
@@ -242,29 +337,26 @@ def failures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FailureRun]:
         started = time.monotonic()
         result = wire.run("poll", "--all")
         seconds = time.monotonic() - started
-        listed, items = wire.run_parallel(["list", "--json"], ["items", "--json", "--limit", "1000"])
-        yield FailureRun(
-            wire,
-            urls,
-            before,
-            result,
-            seconds,
-            {s["url"]: s for s in json.loads(listed.stdout)},
-            json.loads(items.stdout),
-            good_new,
-        )
+        sources, items = read_state(wire)
+        yield FailureRun(urls, first, before, result, seconds, sources, items, server)
+
+
+def test_first_poll_reports_sources_that_never_work(failures: FailureRun) -> None:
+    counts = poll_counts(failures.first)
+    assert counts["polled"] == len(failures.urls)
+    assert counts["failed"] == len(NEVER_WORKED)
+    assert counts["new"] == 2 + len(BROKEN_LATER) + 2  # good, one each, the short redirect's two
 
 
 def test_failing_sources_do_not_stop_the_others(failures: FailureRun) -> None:
-    assert failures.result.returncode == 0, failures.result.stderr
     counts = poll_counts(failures.result)
-    assert counts["polled"] == 6
-    assert counts["failed"] == len(FAILURES)
+    assert counts["polled"] == len(failures.urls)
+    assert counts["failed"] == len(BROKEN_LATER) + len(NEVER_WORKED)
     assert counts["new"] == 1
-    assert failures.good_new[1] in titles(failures.items)
+    assert GOOD_NEW[1] in titles(failures.items)
     good = failures.sources[failures.urls["good"]]
     assert good["last_error"] is None
-    assert good["item_count"] == failures.before[failures.urls["good"]] + 1
+    assert good["item_count"] == failures.before[failures.urls["good"]]["item_count"] + 1
 
 
 def test_slow_source_is_cut_off_by_the_timeout(failures: FailureRun) -> None:
@@ -272,143 +364,81 @@ def test_slow_source_is_cut_off_by_the_timeout(failures: FailureRun) -> None:
     assert failures.seconds < 7, f"poll took {failures.seconds:.1f} s"
 
 
-@pytest.mark.parametrize("kind", sorted(FAILURES))
-def test_failure_is_reported_and_stored_and_keeps_items(failures: FailureRun, kind: str) -> None:
-    status, pattern = FAILURES[kind]
-    url = failures.urls[kind]
-    lines = [line for line in failures.result.stdout.splitlines() if url in line]
-    assert len(lines) == 1, f"the summary should name {url} once: {failures.result.stdout!r}"
+def _summary_line(result: CompletedProcess[str], url: str) -> str:
+    lines = [line for line in result.stdout.splitlines() if url in line]
+    assert len(lines) == 1, f"the summary should name {url} once: {result.stdout!r}"
     assert "fail" in lines[0].lower()
-    assert re.search(pattern, lines[0].split(url, 1)[1]), lines[0]
+    return lines[0].split(url, 1)[1]
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_LATER))
+def test_failure_is_reported_and_stored_and_keeps_items(failures: FailureRun, kind: str) -> None:
+    status, pattern = BROKEN_LATER[kind]
+    url = failures.urls[kind]
+    assert re.search(pattern, _summary_line(failures.result, url))
     source = failures.sources[url]
     assert source["last_error"] and re.search(pattern, source["last_error"]), source["last_error"]
     assert source["last_status"] == status
-    assert source["item_count"] == failures.before[url] == 1
-    assert sum(1 for item in failures.items if item["source_id"] == source["id"]) == 1
+    assert failures.before[url]["last_error"] is None
+    assert source["item_count"] == failures.before[url]["item_count"] == 1
+    assert len(of_source(failures.items, source["id"])) == 1
 
 
-def test_body_over_max_bytes_is_refused(wire: Wire, feed_server: FeedServer) -> None:
-    limit = 20_000
-    wire.configure(poll={"max_bytes": limit})
-    big = rss(entries("big", 200))
-    assert len(big) > limit
-    padding = "Lorem ipsum harbour news. " * 20_000
-    bomb = rss([("bomb-1", "Compressed report that expands a lot", "https://bomb.example/1", minutes_ago(3), padding)])
-    small = entries("small", 2)
-    urls = {
-        "big": feed_server.serve("/big.xml", big),
-        "bomb": feed_server.serve("/bomb.xml", bomb, gzip=True),
-        "small": feed_server.serve("/small.xml", rss(small)),
-    }
-    wire.add_many(*urls.values())
-
-    result = wire.run("poll")
-
-    assert result.returncode == 0, result.stderr
-    counts = poll_counts(result)
-    assert (counts["failed"], counts["new"]) == (2, 2)
-    # The compressed body is far under the limit; only counting while decompressing catches it.
-    assert feed_server.requests_for("/bomb.xml")[0].gzipped
-    sources = wire.sources()
-    for kind in ("big", "bomb"):
-        source = sources[urls[kind]]
-        assert source["item_count"] == 0
-        assert re.search(r"(?i)limit|too (large|big)|larger|max_bytes", source["last_error"] or ""), source
-        assert any(urls[kind] in line and "fail" in line.lower() for line in result.stdout.splitlines())
-    assert sources[urls["small"]]["item_count"] == 2
+@pytest.mark.parametrize("kind", sorted(NEVER_WORKED))
+def test_limits_are_enforced_with_a_clear_error(failures: FailureRun, kind: str) -> None:
+    pattern = NEVER_WORKED[kind]
+    url = failures.urls[kind]
+    for result in (failures.first, failures.result):
+        assert re.search(pattern, _summary_line(result, url))
+    source = failures.sources[url]
+    assert re.search(pattern, source["last_error"] or ""), source
+    assert source["item_count"] == 0
 
 
-def test_redirects_are_followed_up_to_a_limit(wire: Wire, feed_server: FeedServer) -> None:
-    short = entries("short", 2)
-    feed_server.serve("/short-target.xml", rss(short))
-    start_short = feed_server.redirect("/short-1", "/short-2", status=301)
-    feed_server.redirect("/short-2", "/short-target.xml", status=302)
-    feed_server.serve("/long-target.xml", rss(entries("long", 2)))
-    start_long = feed_server.redirect("/long-1", "/long-2")
-    for hop in range(2, 8):
-        feed_server.redirect(f"/long-{hop}", f"/long-{hop + 1}" if hop < 7 else "/long-target.xml")
-    wire.add_many(start_short, start_long)
-
-    result = wire.run("poll")
-
-    assert result.returncode == 0, result.stderr
-    sources = wire.sources()
-    assert sources[start_short]["item_count"] == 2
-    assert sources[start_short]["last_error"] is None
-    assert titles(wire.items("--source", start_short)) == {title for _, title, _, _ in short}
-    assert sources[start_long]["item_count"] == 0
-    assert "redirects" in (sources[start_long]["last_error"] or ""), sources[start_long]
-    assert feed_server.requests_for("/long-target.xml") == []
-    assert poll_counts(result)["failed"] == 1
+def test_gzip_body_is_refused_while_decompressing(failures: FailureRun) -> None:
+    # The compressed body is far under the limit: only counting while decompressing catches it.
+    (first, *_) = failures.server.requests_for("/bomb.xml")
+    assert first.gzipped
 
 
-def test_poll_named_sources_polls_only_those(wire: Wire, feed_server: FeedServer) -> None:
-    first = feed_server.serve("/first.xml", rss(entries("first", 2)))
-    second = feed_server.serve("/second.xml", rss(entries("second", 3)))
-    first_id, _ = wire.add_many(first, second)
+def test_short_redirect_chain_is_followed_and_long_one_is_not(failures: FailureRun) -> None:
+    short = failures.sources[failures.urls["short-redirect"]]
+    assert short["last_error"] is None
+    assert titles(of_source(failures.items, short["id"])) == {t for _, t, _, _ in entries("short", 2)}
+    assert failures.server.requests_for("/long-target.xml") == []
+
+
+# Which sources a poll picks.
+
+
+def test_poll_picks_named_sources_then_only_due_ones(wire: Wire, feed_server: FeedServer) -> None:
+    urls = [feed_server.serve(f"/{name}.xml", rss(entries(name, 2))) for name in ("first", "second", "third")]
+    first_id, _, _ = wire.add_many(*urls)
 
     by_id = wire.run("poll", str(first_id))
+    by_url = wire.run("poll", urls[1])
+    # The two just polled are not due; the third never was polled, so it is.
+    due = wire.run("poll")
+    nothing_due = wire.run("poll")
 
     assert poll_counts(by_id) == {"polled": 1, "new": 2, "updated": 0, "not_modified": 0, "failed": 0}
-    assert [r.path for r in feed_server.log] == ["/first.xml"]
-
-    by_url = wire.run("poll", second)
-
-    assert poll_counts(by_url) == {"polled": 1, "new": 3, "updated": 0, "not_modified": 0, "failed": 0}
-    assert [r.path for r in feed_server.log] == ["/first.xml", "/second.xml"]
-
-
-def test_plain_poll_only_polls_due_sources(wire: Wire, feed_server: FeedServer) -> None:
-    url = feed_server.serve("/due.xml", rss(entries("due", 2)))
-    wire.add(url)
-
-    first = wire.run("poll")
-    second = wire.run("poll")
-
-    assert poll_counts(first)["polled"] == 1
-    assert second.returncode == 0, second.stderr
-    assert poll_counts(second) == {"polled": 0, "new": 0, "updated": 0, "not_modified": 0, "failed": 0}
-    assert len(feed_server.requests_for("/due.xml")) == 1
-    next_fetch = wire.sources()[url]["next_fetch_at"]
-    assert next_fetch is not None and parse_iso(next_fetch) > now_utc()
+    assert poll_counts(by_url) == {"polled": 1, "new": 2, "updated": 0, "not_modified": 0, "failed": 0}
+    assert poll_counts(due) == {"polled": 1, "new": 2, "updated": 0, "not_modified": 0, "failed": 0}
+    assert poll_counts(nothing_due) == {"polled": 0, "new": 0, "updated": 0, "not_modified": 0, "failed": 0}
+    assert [r.path for r in feed_server.log] == ["/first.xml", "/second.xml", "/third.xml"]
+    for source in wire.sources().values():
+        assert source["next_fetch_at"] is not None and parse_iso(source["next_fetch_at"]) > now_utc()
 
 
-@pytest.mark.parametrize("name", ["http://127.0.0.1:9/not-subscribed.xml", "4242"])
-def test_poll_unknown_source_exits_1(wire: Wire, feed_server: FeedServer, name: str) -> None:
-    url = feed_server.serve("/known.xml", rss(entries("known", 1)))
-    wire.add(url)
+def test_poll_unknown_source_exits_1(wire: Wire, feed_server: FeedServer) -> None:
+    wire.add(feed_server.serve("/known.xml", rss(entries("known", 1))))
+    names = ["http://127.0.0.1:9/not-subscribed.xml", "4242"]
 
-    result = wire.run("poll", name)
+    results = wire.run_parallel(*(["poll", name] for name in names))
 
-    assert result.returncode == 1
-    assert name in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr
+    for name, result in zip(names, results, strict=True):
+        assert result.returncode == 1, result
+        assert name in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
     assert feed_server.log == []
-
-
-def test_undated_item_gets_first_seen_time_and_future_date_is_clamped(wire: Wire, feed_server: FeedServer) -> None:
-    dated_at = minutes_ago(40)
-    feed = [
-        ("dated", "Dated report on the bridge repairs", "https://eps.example/dated", dated_at),
-        ("undated", "Undated report on the ferry strike", "https://eps.example/undated", None),
-        (
-            "future",
-            "Report dated two days ahead by mistake",
-            "https://eps.example/future",
-            now_utc() + timedelta(days=2),
-        ),
-    ]
-    url = feed_server.serve("/dates.xml", rss(feed))
-    wire.add(url)
-
-    started = now_utc()
-    wire.ok("poll")
-    finished = now_utc()
-
-    by_link = {item["link"]: item for item in wire.items()}
-    assert by_link["https://eps.example/dated"]["published"] == iso(dated_at)
-    for link in ("https://eps.example/undated", "https://eps.example/future"):
-        published = parse_iso(by_link[link]["published"])
-        assert started <= published <= finished, (link, published, started, finished)
-        assert parse_iso(by_link[link]["updated"]) <= finished

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from aggregator import __version__
-from aggregator.config import find_config_file, load_settings
+from aggregator.config import Settings, find_config_file, load_settings
 from aggregator.core import Aggregator, make_aggregator, utc_now
 from aggregator.exceptions import AggregatorError, ConfigError
 from aggregator.types import FetchResult, Item, PollSummary, Source
@@ -279,10 +279,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """The daemon: poll on schedule and serve the feeds over HTTP until SIGTERM/SIGINT; SIGHUP reloads."""
     from aggregator.daemon import Daemon
 
-    _daemon_logging(args)
     path = find_config_file(args.config, os.environ)
-    daemon = Daemon(load_settings(path), path)
-    return _exit_after(daemon)
+    settings = load_settings(path)
+    _daemon_logging(args, settings)
+    return _exit_after(Daemon(settings, path))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -315,7 +315,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"\nExplore it: offthewire --config {demo.config} items   (or: list, topics, explain 1)")
         if args.once:
             return 0
-        _daemon_logging(args, default=logging.WARNING)
+        _daemon_logging(args, settings, default="warning")
 
         def ready(url: str) -> None:
             print(f"\nOpen {url} (feeds: {url}feeds/off-the-wire.atom). Press Ctrl-C to stop.", flush=True)
@@ -326,12 +326,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # Helpers
 
 
-def _daemon_logging(args: argparse.Namespace, default: int = logging.INFO) -> None:
-    """The daemon logs to stderr for journald: a line per fetch at INFO unless -q."""
-    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose > 1 else default
-    if args.verbose == 1:
-        level = logging.INFO
-    logging.getLogger().setLevel(level)
+def _daemon_logging(args: argparse.Namespace, settings: Settings, default: str | None = None) -> None:
+    """The daemon logs to stderr for journald: `-q`/`-v` override `[log] level` (a line per fetch at info)."""
+    name = default or settings.log.level
+    if args.quiet:
+        name = "error"
+    elif args.verbose:
+        name = "debug" if args.verbose > 1 else "info"
+    logging.getLogger().setLevel(name.upper())
 
 
 def _exit_after(daemon: Daemon) -> int:

@@ -53,6 +53,11 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    level: str = "info"
+
+
+@dataclass(frozen=True)
 class DedupeSettings:
     window_hours: float = 72.0
 
@@ -72,6 +77,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    log: LogSettings = field(default_factory=LogSettings)
     topics: tuple[Topic, ...] = ()
     source_file: Path | None = None
 
@@ -83,6 +89,8 @@ _POSITIVE_NUMBER = (
     "a positive number",
 )
 _FRACTION = (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1, "a number from 0 to 1")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_LOG_LEVEL = (lambda v: isinstance(v, str) and v.lower() in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS))
 _TEXT = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
 _HTTP_URL = (lambda v: isinstance(v, str) and _is_http_url(v), "an http(s) URL")
 _LISTEN = (lambda v: isinstance(v, str) and _parse_listen(v) is not None, 'a "host:port" address')
@@ -104,6 +112,7 @@ _SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
     "server": {"listen": _LISTEN},
     "dedupe": {"window_hours": _POSITIVE_NUMBER},
     "retention": {"days": _POSITIVE_INT},
+    "log": {"level": _LOG_LEVEL},
 }
 _TOPIC_KEYS = {"slug", "title", "keywords"}
 
@@ -187,6 +196,7 @@ def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
         server=ServerSettings(**sections.get("server", {})),
         dedupe=DedupeSettings(**dedupe),
         retention=RetentionSettings(**sections.get("retention", {})),
+        log=LogSettings(**{k: v.lower() for k, v in sections.get("log", {}).items()}),
         topics=_topics_from(data.get("topics", []), path),
         source_file=path,
     )

@@ -183,6 +183,7 @@ class Aggregator:
         name = source.display_name
         if result.not_modified:
             decision = self._healthy(source, result, now, source.hints, keep_validators=True)
+            log.info("%s: HTTP 304 in %.2f s, not modified", name, result.elapsed)
             return UpdateOutcome(
                 source.id,
                 source.url,
@@ -197,6 +198,7 @@ class Aggregator:
         # Same bytes as last time (a server without validators): nothing can have changed.
         if digest == source.body_hash:
             decision = self._healthy(source, result, now, source.hints, body_hash=digest)
+            log.info("%s: HTTP %s in %.2f s, same bytes as before", name, result.status, result.elapsed)
             return UpdateOutcome(
                 source.id,
                 source.url,

@@ -81,15 +81,14 @@ MIN_FINGERPRINT_CJK_CHARS = 6
 
 def normalise_source_url(url: str) -> str:
     """A feed URL in the form sources are compared by; raises InvalidURLError if not http(s)."""
-    text = url.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise InvalidURLError(f"{url!r} has an invalid host or port.") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise InvalidURLError(f"{url!r} is not an http or https URL with a host.")
-    try:
-        port = parts.port
-    except ValueError:
-        raise InvalidURLError(f"{url!r} has an invalid port.") from None
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"
@@ -108,21 +107,29 @@ def canonical_url(url: str | None) -> str | None:
     """The article URL with every cosmetic or tracking difference removed; idempotent."""
     if not url:
         return None
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname:
-        return None
     try:
+        parts = urlsplit(url.strip())
         port = parts.port
-    except ValueError:
+    except ValueError:  # a malformed IPv6 host or port in a publisher's link
         return None
-    host = parts.hostname.lower().rstrip(".")
-    for prefix in ("www.", "m.", "amp."):
-        if host.startswith(prefix) and host.count(".") >= 2:
-            host = host[len(prefix) :]
-    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().strip(".")
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in ("www.", "m.", "amp."):
+            if host.startswith(prefix) and host.count(".") >= 2:
+                host, stripped = host[len(prefix) :], True
+    if ":" in host:
+        host = f"[{host}]"
+    # The result is https, so a port that is the default of either scheme says nothing.
+    netloc = host if port in (None, DEFAULT_PORTS[scheme], DEFAULT_PORTS["https"]) else f"{host}:{port}"
     path = re.sub(r"/+", "/", parts.path)
-    path = re.sub(r"/amp/?$", "", path).rstrip("/")
+    previous = None
+    while previous != path:
+        previous, path = path, re.sub(r"/amp/?$", "", path).rstrip("/")
     query = [
         (key, value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)

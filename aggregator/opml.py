@@ -26,4 +26,4 @@ def render_opml(sources: Sequence[Source], title: str, created: datetime) -> byt
         ElementTree.SubElement(body, "outline", attributes)
     ElementTree.indent(root)
     document: bytes = ElementTree.tostring(root, encoding="utf-8")
-    return b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n" + document + b"\n"
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + document + b"\n"

@@ -195,8 +195,10 @@ def _entry(raw: Any, now: datetime) -> Entry:
     content = sanitise_html(contents[0].get("value", "")) if contents else ""
     if content == summary:
         content = ""
-    published = _utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed"))
-    updated = _utc(raw.get("updated_parsed"))
+    # dict.get, not raw.get: FeedParserDict answers a missing updated_parsed with published_parsed
+    # (and a DeprecationWarning); an absent date must stay absent.
+    updated = _utc(dict.get(raw, "updated_parsed"))
+    published = _utc(dict.get(raw, "published_parsed")) or updated
     # A date in the future is a publisher's mistake; the first-seen time is the honest one.
     if published and published > now:
         published = None

@@ -77,7 +77,12 @@ def test_defaults_without_a_file() -> None:
     assert (settings.poll.every, settings.poll.concurrency, settings.poll.per_host) == (15, 32, 4)
     assert settings.poll.timeout == 20.0
     assert settings.poll.max_bytes == 10_000_000
-    assert (settings.poll.floor, settings.poll.cap, settings.poll.jitter, settings.poll.tick) == (1.0, 1440.0, 0.1, 30.0)
+    assert (settings.poll.floor, settings.poll.cap, settings.poll.jitter, settings.poll.tick) == (
+        1.0,
+        1440.0,
+        0.1,
+        30.0,
+    )
     assert settings.server.listen == "127.0.0.1:8080"
     assert settings.dedupe.window_hours == 72.0
     assert settings.retention.days == 30
@@ -97,7 +102,12 @@ def test_full_file_is_read_with_right_types(tmp_path: Path) -> None:
     assert settings.poll.timeout == 12.0
     assert isinstance(settings.poll.timeout, float)
     assert settings.poll.max_bytes == 2_000_000
-    assert (settings.poll.floor, settings.poll.cap, settings.poll.jitter, settings.poll.tick) == (2.0, 720.0, 0.25, 10.0)
+    assert (settings.poll.floor, settings.poll.cap, settings.poll.jitter, settings.poll.tick) == (
+        2.0,
+        720.0,
+        0.25,
+        10.0,
+    )
     assert all(isinstance(value, float) for value in (settings.poll.floor, settings.poll.cap, settings.poll.tick))
     assert settings.server.listen == "0.0.0.0:9090"
     assert listen_address(settings) == ("0.0.0.0", 9090)

@@ -23,16 +23,8 @@ DATA = Path(__file__).parent / "data" / "parse"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DEFAULT_HEADERS = {"content-type": "application/xml; charset=utf-8"}
 
-# case -> why its expected file is not what the parser gives today (report to whoever fixes parse.py)
-UPDATED_FALLBACK = (
-    "parse._entry reads raw.get('updated_parsed'), which for an entry without an updated date makes "
-    "feedparser fall back to published_parsed with a DeprecationWarning (an error under filterwarnings); "
-    "an absent updated date should be None"
-)
-KNOWN_BUGS: dict[str, str] = {
-    "rss20_basic": UPDATED_FALLBACK,
-    "dates_timezone_offsets": UPDATED_FALLBACK,
-}
+# case -> why its expected file is not what the parser gives today; each entry is a bug to fix.
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _iso(moment: datetime | None) -> str | None:

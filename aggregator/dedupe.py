@@ -69,7 +69,8 @@ _WIRE_PREFIX = re.compile(
     r"(?:\s*\d+)?\s*[-:]\s*|(?:BREAKING|Breaking|Roundup|ROUNDUP|Update|Live)\s*:\s*|\((?:LEAD|URGENT|2ND LEAD)\)\s*)+"
 )
 _WIRE_TAG = re.compile(r"\s*\((?:LEAD|URGENT|UPDATE\s*\d*)\)\s*")
-_OUTLET_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[A-Z][^|\u2013\u2014]{0,40}$")
+# " - Meridian Wire": a capitalised tail without digits (" - Magnitude 6" is news, not an outlet).
+_OUTLET_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[A-Z][^|\u2013\u2014\d]{0,40}$")
 _PIPE_SUFFIX = re.compile(r"\s+\|\s+[^|]{1,60}$")
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")

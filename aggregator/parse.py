@@ -89,6 +89,7 @@ MAX_TITLE_CHARS = 500
 # C0/C1 controls (but tab, newline) and bidi overrides: they garble or spoof a headline.
 _UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
 _WHITESPACE = re.compile(r"\s+")
+_EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 _SKIP_HOURS = re.compile(rb"<skipHours>(.*?)</skipHours>", re.DOTALL)
 _SKIP_DAYS = re.compile(rb"<skipDays>(.*?)</skipDays>", re.DOTALL)
 _HOUR = re.compile(rb"<hour>\s*(\d{1,2})\s*</hour>")
@@ -121,13 +122,13 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) ->
 
     feed = result.get("feed", {})
     meta = FeedMeta(
-        title=plain_text(feed.get("title", "")) or None,
+        title=_text_field(feed, "title", version.startswith("atom")) or None,
         link=_http_link(feed.get("link")),
         feed_id=feed.get("id") or None,
         version=version,
         hints=feed_hints(body, feed),
     )
-    entries = tuple(_entry(raw, now) for raw in raw_entries)
+    entries = tuple(_entry(raw, now, version.startswith("atom")) for raw in raw_entries)
     warning = f"{url}: {problem}" if problem else None
     return ParsedFeed(meta=meta, entries=entries, warning=warning)
 
@@ -167,9 +168,13 @@ def _positive_int(value: Any) -> int | None:
 
 
 def plain_text(value: str) -> str:
-    """Text a person reads: tags removed, entities decoded, controls dropped, whitespace collapsed."""
-    text = html.unescape(nh3.clean(value, tags=set(), clean_content_tags={"script", "style"}))
-    text = _WHITESPACE.sub(" ", _UNSAFE_CHARACTERS.sub("", text)).strip()
+    """Text a person reads from HTML: tags removed, entities decoded, then `clean_text`."""
+    return clean_text(html.unescape(nh3.clean(value, tags=set(), clean_content_tags={"script", "style"})))
+
+
+def clean_text(value: str) -> str:
+    """Controls and bidi overrides dropped, whitespace collapsed, at most MAX_TITLE_CHARS."""
+    text = _WHITESPACE.sub(" ", _UNSAFE_CHARACTERS.sub("", value)).strip()
     if len(text) > MAX_TITLE_CHARS:
         text = text[: MAX_TITLE_CHARS - 1].rstrip() + "\u2026"
     return text
@@ -189,7 +194,7 @@ def sanitise_html(value: str) -> str:
     return cleaned.strip()
 
 
-def _entry(raw: Any, now: datetime) -> Entry:
+def _entry(raw: Any, now: datetime, atom: bool) -> Entry:
     summary = sanitise_html(raw.get("summary", ""))
     contents = raw.get("content") or []
     content = sanitise_html(contents[0].get("value", "")) if contents else ""
@@ -206,14 +211,31 @@ def _entry(raw: Any, now: datetime) -> Entry:
         updated = None
     return Entry(
         guid=(raw.get("id") or "").strip() or None,
-        title=plain_text(raw.get("title", "")) or "(untitled)",
+        title=_text_field(raw, "title", atom) or "(untitled)",
         link=_http_link(raw.get("link")),
         summary=summary,
         content=content,
-        author=plain_text(raw.get("author", "")) or None,
+        author=_author(raw),
         published=published,
         updated=updated,
     )
+
+
+def _text_field(raw: Any, name: str, atom: bool) -> str:
+    """A title as plain text. Atom says its type: type="text" is already text. RSS does not, and
+    its titles are HTML in practice (feedparser's guess of "text/plain" is only a guess)."""
+    value = raw.get(name, "")
+    detail = raw.get(f"{name}_detail") or {}
+    if atom and detail.get("type") == "text/plain":
+        return clean_text(value)
+    return plain_text(value)
+
+
+def _author(raw: Any) -> str | None:
+    # RSS <author> is "email (Name)"; the name is what a reader wants.
+    author = plain_text(raw.get("author", ""))
+    match = _EMAIL_AND_NAME.match(author)
+    return (match.group(1).strip() if match else author) or None
 
 
 def _utc(parsed: time.struct_time | None) -> datetime | None:

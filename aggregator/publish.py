@@ -90,6 +90,9 @@ def _add_entry(fg: FeedGenerator, story: Story, base_url: str, topics: Mapping[s
     entry.summary((first.summary or html.escape(first.title)) + credits, type="html")
     if first.content:
         entry.content(first.content + credits, type="html")
+    elif not first.link:
+        # Atom needs an alternate link or content; a report without a link carries its text as content.
+        entry.content((first.summary or html.escape(first.title)) + credits, type="html")
     for slug in story.topics:
         topic = topics.get(slug)
         entry.category(term=slug, label=topic.title if topic else slug, scheme=base_url + "feeds/topics/")

@@ -30,9 +30,10 @@ class TopicMatcher:
     def topics_for(self, title: str, summary_html: str, source_topics: Iterable[str]) -> tuple[str, ...]:
         """The topic slugs for an item, source topics first, without repeats."""
         found = list(dict.fromkeys(source_topics))
-        text = f"{title}\n{plain_text(summary_html)}" if summary_html else title
+        # Headline and summary are searched apart, so a phrase never spans the two.
+        texts = (title, plain_text(summary_html)) if summary_html else (title,)
         for slug, pattern in self._rules:
-            if slug not in found and pattern.search(text):
+            if slug not in found and any(pattern.search(text) for text in texts):
                 found.append(slug)
         return tuple(found)
 

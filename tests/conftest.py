@@ -136,7 +136,8 @@ def _toml_value(value: Any) -> str:
 _START_ENV: dict[str, str] = {}
 
 
-def _cli_env() -> dict[str, str]:
+def cli_env() -> dict[str, str]:
+    """The environment every CLI run gets: TZ=UTC, no proxy for loopback, no config from outside."""
     env = {k: v for k, v in os.environ.items() if k != "OFFTHEWIRE_CONFIG"}
     env.update({"TZ": "UTC", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
     if _START_ENV:
@@ -202,7 +203,7 @@ class Wire:
         return subprocess.run(
             self.command(*args),
             cwd=self.folder,
-            env=_cli_env(),
+            env=cli_env(),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -217,7 +218,7 @@ class Wire:
             subprocess.Popen(
                 self.command(*args),
                 cwd=self.folder,
-                env=_cli_env(),
+                env=cli_env(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

@@ -225,7 +225,7 @@ def test_invalid_toml_is_an_error_naming_the_file(tmp_path: Path) -> None:
 
 def test_missing_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.toml"
-    with pytest.raises(ConfigError, match="nowhere.toml"):
+    with pytest.raises(ConfigError, match=r"nowhere\.toml"):
         load_settings(path)
 
 

@@ -74,3 +74,8 @@ def test_cjk_keyword_matches_inside_sentence() -> None:
 
 def test_no_keywords_no_topics() -> None:
     assert matcher().topics_for("Parliament passes budget", "<p>Vote was 301 to 250.</p>", ()) == ()
+
+
+def test_phrase_does_not_match_across_title_and_summary() -> None:
+    found = matcher(SPORTS).topics_for("Fans celebrate across the world", "<p>Cup holders arrive home.</p>", ())
+    assert found == ()

@@ -13,7 +13,7 @@ import re
 import threading
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from importlib import resources
 from pathlib import Path
@@ -41,7 +41,7 @@ def render_date_placeholders(text: str, now: datetime) -> str:
     """Replace every date placeholder with the date that many minutes from `now`."""
 
     def replace(match: re.Match[str]) -> str:
-        moment = now + timedelta(minutes=int(match.group(2)))
+        moment = (now + timedelta(minutes=int(match.group(2)))).astimezone(UTC)
         if match.group(1) == "rfc822":
             return format_datetime(moment)
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -142,7 +142,7 @@ class Aggregator:
             self._absorb(source, result, network_down) for source, result in zip(sources, results, strict=True)
         )
         self._slow_down_rate_limited_hosts(outcomes)
-        changed = any(o.new or o.updated for o in outcomes)
+        changed = any(o.new or o.updated for o in outcomes) or self.store.outputs_stale()
         published: list[Path] = []
         publish_seconds = None
         if publish or changed:
@@ -402,6 +402,7 @@ class Aggregator:
             if write_if_changed(output.dir / spec.file, document):
                 changed.append(output.dir / spec.file)
         _remove_stale_topic_files(output.dir / "topics", {spec.file for spec in specs})
+        self.store.outputs_published()
         return changed
 
     def _apply_topic_rules(self) -> None:

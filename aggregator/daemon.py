@@ -33,6 +33,8 @@ from aggregator.types import PollSummary
 from aggregator.web import HealthReport, make_app
 
 log = logging.getLogger(__name__)
+# APScheduler logs two lines per tick at INFO: too chatty for journald at a 30-second tick.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 SHUTDOWN_GRACE = 5.0  # seconds a running tick may take to finish before its fetches are cancelled
 SHUTDOWN_LIMIT = 10.0  # seconds from SIGTERM to exit, at most

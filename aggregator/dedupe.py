@@ -17,6 +17,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aggregator.exceptions import InvalidURLError
@@ -168,11 +169,7 @@ def story_key(source_url: str, key: str) -> str:
 
 def normalise_headline(title: str) -> str:
     """Case, accents, punctuation and wire decorations removed; words separated by one space."""
-    text = unicodedata.normalize("NFKC", title).strip()
-    text = _WIRE_PREFIX.sub("", text)
-    text = _WIRE_TAG.sub(" ", text)
-    text = _PIPE_SUFFIX.sub("", text)
-    text = _OUTLET_SUFFIX.sub("", text)
+    text = _strip_decorations(unicodedata.normalize("NFKC", title).strip())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     no_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_WORD.sub(" ", no_marks).strip()
@@ -188,3 +185,146 @@ def headline_fingerprint(title: str) -> str | None:
 
 def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Story matching by headline -------------------------------------------------------------------
+#
+# A headline becomes a set of tokens: words (stop words dropped) and, for scripts written without
+# spaces, character pairs. Two reports are one story when their token sets are near-identical
+# (Jaccard), or one headline is nearly contained in the other (a shortened copy), unless numbers
+# or names say they are different events. Candidates are found through MinHash LSH band keys kept
+# in an index, so a lookup costs the same at ten thousand or ten million stored items.
+
+STOP_WORDS = frozenset(
+    """a an the of in on at to for from by with as and or but is are was were be been has have had
+    it its this that these those after before over under into out up down about amid than then
+    says said say tells told report reports reported new latest
+    el la los las de del y en un una por para con al le les des du et une pour dans sur au aux
+    der die das und im ein eine mit von zu auf für""".split()
+)
+MIN_MATCH_TOKENS = 3
+SAME_STORY_JACCARD = 0.6
+SAME_STORY_CONTAINMENT = 0.85
+SUMMARY_SUPPORT_JACCARD = 0.35
+SUMMARY_AGREEMENT = 0.5
+LSH_BANDS = 16
+LSH_ROWS = 2
+_PRIME = (1 << 61) - 1
+_LSH_SEEDS = tuple(
+    (int.from_bytes(hashlib.blake2b(f"a{i}".encode(), digest_size=8).digest(), "big") % _PRIME | 1,
+     int.from_bytes(hashlib.blake2b(f"b{i}".encode(), digest_size=8).digest(), "big") % _PRIME)
+    for i in range(LSH_BANDS * LSH_ROWS)
+)  # fmt: skip
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CAPITALISED = re.compile(r"(?<![\w'’])([A-Z][\w'’-]+)")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What story matching knows of a report: its words, numbers and names."""
+
+    text: str
+    tokens: frozenset[str]
+    numbers: frozenset[str]
+    names: frozenset[str]
+    summary_tokens: frozenset[str] = frozenset()
+
+    @property
+    def specific(self) -> bool:
+        """False for "Live updates", "In pictures": too few words to name one event."""
+        return len(self.tokens) >= MIN_MATCH_TOKENS
+
+
+@dataclass(frozen=True)
+class Match:
+    """Whether two reports are one story, how close they are, and why."""
+
+    same: bool
+    score: float
+    reason: str
+
+
+def headline(title: str, summary: str = "") -> Headline:
+    """A report's headline (and summary text) prepared for matching."""
+    stripped = _strip_decorations(unicodedata.normalize("NFKC", title).strip())
+    text = normalise_headline(title)
+    names = frozenset(_fold(name) for name in _CAPITALISED.findall(stripped)[1:] if _fold(name) not in STOP_WORDS)
+    return Headline(
+        text=text,
+        tokens=_tokens(text),
+        numbers=frozenset(
+            n.replace(",", "") for n in _NUMBER.findall(text.replace(" ", "") if _CJK.search(text) else stripped)
+        ),
+        names=names,
+        summary_tokens=_tokens(normalise_headline(summary)) if summary else frozenset(),
+    )
+
+
+def compare(a: Headline, b: Headline) -> Match:
+    """Are two reports one story? Pure and symmetric."""
+    if not a.specific or not b.specific:
+        return Match(False, 0.0, "a headline is too short to name one event")
+    shared = a.tokens & b.tokens
+    jaccard = len(shared) / len(a.tokens | b.tokens)
+    containment = len(shared) / min(len(a.tokens), len(b.tokens))
+    score = max(jaccard, containment * SAME_STORY_JACCARD / SAME_STORY_CONTAINMENT)
+    if a.names and b.names and not a.names & b.names:
+        return Match(False, score, f"different names ({_listed(a.names)} / {_listed(b.names)})")
+    # A rising toll in the same place is the same story; other numbers in other places are not.
+    if a.numbers and b.numbers and a.numbers != b.numbers and (not a.names & b.names or jaccard < SAME_STORY_JACCARD):
+        return Match(False, score, f"different numbers ({_listed(a.numbers)} / {_listed(b.numbers)})")
+    if jaccard >= SAME_STORY_JACCARD:
+        return Match(True, score, f"headlines share {len(shared)} of {len(a.tokens | b.tokens)} words")
+    if containment >= SAME_STORY_CONTAINMENT and min(len(a.tokens), len(b.tokens)) >= MIN_MATCH_TOKENS + 1:
+        return Match(True, score, "one headline is a shortened copy of the other")
+    if jaccard >= SUMMARY_SUPPORT_JACCARD and a.summary_tokens and b.summary_tokens:
+        summary_jaccard = len(a.summary_tokens & b.summary_tokens) / len(a.summary_tokens | b.summary_tokens)
+        if summary_jaccard >= SUMMARY_AGREEMENT:
+            return Match(
+                True, score, f"similar headlines and summaries ({summary_jaccard:.2f} of summary words shared)"
+            )
+    return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
+
+
+def lsh_keys(head: Headline) -> list[str]:
+    """Index keys: two headlines with Jaccard similarity 0.5 share one with 99% probability."""
+    if not head.specific:
+        return []
+    hashed = [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big") for t in head.tokens]
+    signature = [min((a * h + b) % _PRIME for h in hashed) for a, b in _LSH_SEEDS]
+    return [
+        f"{band}:"
+        + hashlib.blake2b(repr(signature[band * LSH_ROWS : (band + 1) * LSH_ROWS]).encode(), digest_size=8).hexdigest()
+        for band in range(LSH_BANDS)
+    ]
+
+
+def _tokens(text: str) -> frozenset[str]:
+    tokens: set[str] = set()
+    for word in text.split():
+        runs = _CJK_RUN.findall(word)
+        if runs:
+            for run in runs:
+                tokens.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+            rest = _CJK_RUN.sub(" ", word).split()
+            tokens.update(w for w in rest if w not in STOP_WORDS)
+        elif word not in STOP_WORDS:
+            tokens.add(word)
+    return frozenset(tokens)
+
+
+def _strip_decorations(text: str) -> str:
+    text = _WIRE_PREFIX.sub("", text)
+    text = _WIRE_TAG.sub(" ", text)
+    text = _PIPE_SUFFIX.sub("", text)
+    return _OUTLET_SUFFIX.sub("", text)
+
+
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip("'’-")
+
+
+def _listed(values: frozenset[str]) -> str:
+    return ", ".join(sorted(values)[:4])

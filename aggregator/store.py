@@ -204,6 +204,18 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return None if row is None else str(row[0])
 
+    def _mark_outputs_stale(self) -> None:
+        # The daemon publishes after a tick that changed items; a change made elsewhere (the CLI)
+        # leaves this mark so the next tick publishes too.
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('outputs_stale', '1')")
+
+    def outputs_stale(self) -> bool:
+        return self.optional_meta("outputs_stale") is not None
+
+    def outputs_published(self) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM meta WHERE key = 'outputs_stale'")
+
     def meta(self, key: str) -> str:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         if row is None:
@@ -274,6 +286,7 @@ class Store:
         with self.transaction():
             if keep_items:
                 self.db.execute("UPDATE sources SET removed_at = ? WHERE id = ?", [to_text(now), source_id])
+                self._mark_outputs_stale()
                 return 0
             deleted = self.db.execute("SELECT COUNT(*) FROM items WHERE source_id = ?", [source_id]).fetchone()[0]
             self.db.execute(
@@ -282,6 +295,7 @@ class Store:
             self.db.execute("DELETE FROM items WHERE source_id = ?", [source_id])
             self.db.execute("DELETE FROM stories WHERE id NOT IN (SELECT DISTINCT story_id FROM items)")
             self.db.execute("DELETE FROM sources WHERE id = ?", [source_id])
+            self._mark_outputs_stale()
             return int(deleted)
 
     def move_source(self, source_id: int, new_url: str) -> Source:

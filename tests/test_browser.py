@@ -6,6 +6,7 @@ test is skipped, unless OFFTHEWIRE_REQUIRE_BROWSER=1 (CI sets it), which makes t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -41,8 +42,8 @@ def _tool(name: str, preferred: str | None = None) -> str | None:
     return shutil.which(name)
 
 
-@pytest.fixture
-def tools() -> dict[str, str]:
+def required_tools() -> dict[str, str]:
+    """chromium and tesseract; skipped when missing, a failure when OFFTHEWIRE_REQUIRE_BROWSER=1."""
     found = {"chromium": _tool("chromium", "/usr/bin/chromium"), "tesseract": _tool("tesseract", "/usr/bin/tesseract")}
     missing = sorted(name for name, path in found.items() if path is None)
     if missing:
@@ -66,10 +67,8 @@ def _run(command: list[str], folder: Path) -> subprocess.CompletedProcess[bytes]
         process.communicate(timeout=10)
         raise AssertionError(f"{command[0]} did not finish within {BROWSER_TIMEOUT} s") from None
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # helpers (zygote, GPU, renderer) that outlived the browser
-        except ProcessLookupError:
-            pass
     return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
@@ -106,7 +105,8 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", text.lower()))
 
 
-def test_front_page_renders_the_headlines(wire: Wire, feed_server: FeedServer, tools: dict[str, str]) -> None:
+def test_front_page_renders_the_headlines(wire: Wire, feed_server: FeedServer) -> None:
+    tools = required_tools()
     port = free_port()
     configure(wire, port, output={"title": "Browser Wire"})
     now = now_utc()

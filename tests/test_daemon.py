@@ -57,18 +57,24 @@ def served_titles(daemon: RunningDaemon) -> set[str]:
     return set(atom_entry_titles(response.body))
 
 
-def test_daemon_polls_on_schedule_and_follows_the_cli(wire: Wire, feed_server: FeedServer) -> None:
+def _start_alpha(wire: Wire, feed_server: FeedServer) -> tuple[int, str, list[tuple[Any, ...]]]:
+    """A config whose sources are polled at most 1.2 s apart, and one source with validators."""
     port = free_port()
-    configure(wire, port, poll={"cap": 0.02})  # every source at most 1.2 s apart
-    alpha_entries = recent("alpha")
-    alpha = feed_server.serve(
+    configure(wire, port, poll={"cap": 0.02})
+    entries = recent("alpha")
+    url = feed_server.serve(
         "/alpha.xml",
-        atom(alpha_entries, title="Alpha Wire"),
+        atom(entries, title="Alpha Wire"),
         content_type=ATOM_TYPE,
         etag='"alpha-1"',
         last_modified=http_date(now_utc()),
     )
-    alpha_id = wire.add(alpha)
+    wire.add(url)
+    return port, url, entries
+
+
+def test_daemon_polls_on_schedule_and_stops_on_sigterm(wire: Wire, feed_server: FeedServer) -> None:
+    port, alpha, alpha_entries = _start_alpha(wire, feed_server)
 
     with RunningDaemon(wire, port) as daemon:
         health = daemon.wait_ready()
@@ -79,7 +85,7 @@ def test_daemon_polls_on_schedule_and_follows_the_cli(wire: Wire, feed_server: F
         # Polled on schedule: nobody runs `poll`.
         wait_for(lambda: feed_server.requests_for("/alpha.xml"), 10, "the first poll of alpha")
         daemon.wait_ticks(1)
-        assert {i["title"] for i in wire.items("--source", str(alpha_id))} == headlines(alpha_entries)
+        assert {i["title"] for i in wire.items()} == headlines(alpha_entries)
         assert wait_for(lambda: served_titles(daemon) == headlines(alpha_entries), 5, "alpha in the merged feed")
 
         # The next tick that finds it due sends the validators back and gets a 304.
@@ -87,7 +93,22 @@ def test_daemon_polls_on_schedule_and_follows_the_cli(wire: Wire, feed_server: F
         second = feed_server.requests_for("/alpha.xml")[1]
         assert second.header("If-None-Match") == '"alpha-1"'
         assert second.status == 304
+        daemon.wait_ticks(1)
         assert wire.sources()[alpha]["last_status"] == 304
+
+        code = daemon.stop(signal.SIGTERM)
+        print(f"\nSIGTERM -> exit {code} in {daemon.stop_seconds:.2f} s")
+        assert code == 0, daemon.log()
+        assert daemon.stop_seconds is not None and daemon.stop_seconds < STOP_LIMIT
+        assert "Traceback" not in daemon.log()
+
+
+def test_sources_added_and_removed_with_the_cli_while_running(wire: Wire, feed_server: FeedServer) -> None:
+    port, _, alpha_entries = _start_alpha(wire, feed_server)
+
+    with RunningDaemon(wire, port) as daemon:
+        daemon.wait_ready()
+        wait_for(lambda: served_titles(daemon) == headlines(alpha_entries), 10, "alpha in the merged feed")
 
         # A source added with the CLI while the daemon runs is polled within a few ticks.
         beta_entries = recent("beta")
@@ -97,13 +118,14 @@ def test_daemon_polls_on_schedule_and_follows_the_cli(wire: Wire, feed_server: F
         wait_for(lambda: feed_server.requests_for("/beta.xml"), 5, "the daemon to poll the added source")
         latency = time.monotonic() - added
         print(f"\nadded source first polled {latency:.2f} s after `add` returned (tick 0.5 s)")
-        assert latency < 3.0
+        assert latency < 4.0
         wait_for(
             lambda: headlines(beta_entries) <= served_titles(daemon), 5, "the added source's items in the merged feed"
         )
         assert {i["title"] for i in wire.items("--source", str(beta_id))} == headlines(beta_entries)
 
-        # A source removed with the CLI leaves the merged feed (served and on disk).
+        # A source removed with the CLI leaves the merged feed (served and on disk) at the next publish,
+        # though no poll brings anything new.
         wire.ok("remove", str(beta_id))
         wait_for(
             lambda: not headlines(beta_entries) & served_titles(daemon),
@@ -112,12 +134,6 @@ def test_daemon_polls_on_schedule_and_follows_the_cli(wire: Wire, feed_server: F
         )
         assert not headlines(beta_entries) & set(atom_entry_titles(wire.feed_file().read_bytes()))
         assert headlines(alpha_entries) <= served_titles(daemon)
-
-        code = daemon.stop(signal.SIGTERM)
-        print(f"SIGTERM -> exit {code} in {daemon.stop_seconds:.2f} s")
-        assert code == 0, daemon.log()
-        assert daemon.stop_seconds is not None and daemon.stop_seconds < STOP_LIMIT
-        assert "Traceback" not in daemon.log()
 
 
 def test_sigint_also_stops_the_daemon_cleanly(wire: Wire, feed_server: FeedServer) -> None:
@@ -272,10 +288,11 @@ def test_429_retry_after_holds_every_source_on_the_host(wire: Wire) -> None:
             # The Retry-After was weighed (a tie with the first error's 2-minute backoff when [poll] every is 1).
             assert any(line.startswith("Retry-After: 2 min") for line in explained["considered"]), explained
 
-            neighbour = wire.json("explain", str(other_id))
+            neighbour = sources[other]
+            assert neighbour["last_status"] == 200
             assert parse_iso(neighbour["next_fetch_at"]) >= parse_iso(held["next_fetch_at"]), neighbour
-            assert "429" in neighbour["reason"], neighbour
-            assert "429" in wire.ok("explain", str(other_id))
+            because = [line for line in wire.ok("explain", str(other_id)).splitlines() if "Because" in line]
+            assert because and "429" in because[0], because
 
             # Several ticks later neither was asked again.
             daemon.wait_ticks(3)
@@ -316,7 +333,7 @@ def test_a_failing_source_backs_off_and_recovers(wire: Wire, feed_server: FeedSe
         assert source["last_error"] is None
         assert source["last_status"] == 200
         assert parse_iso(source["next_fetch_at"]) - parse_iso(source["last_fetched_at"]) < waits[0]
-        assert {i["title"] for i in wire.items("--source", str(source_id))} == headlines(entries)
+        assert source["item_count"] == len(entries)
         wait_for(lambda: headlines(entries) <= served_titles(daemon), 5, "the recovered source in the served feed")
         assert daemon.stop() == 0, daemon.log()
 

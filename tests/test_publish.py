@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
-import pytest
 from lxml import etree
 
 from aggregator.publish import (

@@ -104,6 +104,16 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("source", metavar="URL_OR_ID")
     explain.add_argument("--json", action="store_true", help="print JSON")
 
+    stories = command("stories", cmd_stories)
+    stories.add_argument("--topic", metavar="SLUG")
+    stories.add_argument("--limit", type=int, default=20, metavar="N")
+    stories.add_argument("--json", action="store_true", help="print JSON")
+
+    why = command("why", cmd_why)
+    why.add_argument("first", type=int, metavar="ITEM_A")
+    why.add_argument("second", type=int, metavar="ITEM_B")
+    why.add_argument("--json", action="store_true", help="print JSON")
+
     command("run", cmd_run)
 
     demo = command("demo", cmd_demo)
@@ -272,6 +282,71 @@ def cmd_explain(args: argparse.Namespace) -> int:
             print(f"    - {line}")
     if source.last_error and source.enabled:
         print(f"  Last error ({source.error_count} in a row): {source.last_error}")
+    return 0
+
+
+def cmd_stories(args: argparse.Namespace) -> int:
+    """Stories newest first, each with every outlet's report (the first report is the feed entry)."""
+    if args.limit <= 0:
+        raise ConfigError(f"--limit must be a positive number, not {args.limit}.")
+    with _aggregator(args) as aggregator:
+        stories = aggregator.stories(topic=args.topic, limit=args.limit)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": story.id,
+                    "key": story.key,
+                    "title": story.first.title,
+                    "published": _iso(story.published),
+                    "updated": _iso(story.updated),
+                    "topics": list(story.topics),
+                    "reports": [_item_json(report) for report in story.reports],
+                }
+                for story in stories
+            ]
+        )
+        return 0
+    if not stories:
+        print("No stories yet. Poll the sources with: offthewire poll")
+        return 0
+    for story in stories:
+        outlets = len({report.source_id for report in story.reports})
+        count = f"  [{outlets} outlets]" if outlets > 1 else ""
+        print(f"{story.published.astimezone():%d %b %H:%M}  {story.first.title}{count}")
+        for report in story.reports:
+            print(f"    {report.id:>6}  {report.published.astimezone():%H:%M}  {report.source}: {report.title}")
+    return 0
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    """Whether two items are one story, and why (item ids from `items --json` or `stories`)."""
+    with _aggregator(args) as aggregator:
+        verdict = aggregator.why(args.first, args.second)
+    if args.json:
+        _print_json(
+            {
+                "items": [verdict.first.id, verdict.second.id],
+                "same_story": verdict.same,
+                "reason": verdict.reason,
+                "similarity": round(verdict.score, 3),
+                "stored_as_one_story": verdict.stored_together,
+            }
+        )
+        return 0
+    for item in (verdict.first, verdict.second):
+        print(f"{item.id:>6}  {item.source}: {item.title}")
+    answer = "one story" if verdict.same else "different stories"
+    print(f"{answer}: {verdict.reason} (headline similarity {verdict.score:.2f}).")
+    stored = "are stored as one story" if verdict.stored_together else "are stored as different stories"
+    print(
+        f"They {stored}"
+        + (
+            "."
+            if verdict.same == verdict.stored_together
+            else ", because matching looks only at reports already stored when an item arrives."
+        )
+    )
     return 0
 
 

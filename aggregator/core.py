@@ -23,7 +23,7 @@ from aggregator import dedupe
 from aggregator.config import SLUG_PATTERN, PollSettings, Settings
 from aggregator.exceptions import ConfigError, InvalidURLError, ParseError, StorageError
 from aggregator.fetch import fetch_all
-from aggregator.parse import parse_feed
+from aggregator.parse import parse_feed, plain_text
 from aggregator.publish import (
     MERGED_FEED_FILE,
     MERGED_FEED_PATH,
@@ -33,7 +33,7 @@ from aggregator.publish import (
     topic_feed_path,
 )
 from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
-from aggregator.store import NewItem, Store, from_text
+from aggregator.store import NewItem, Store, StoredReport, from_text
 from aggregator.topics import TopicMatcher
 from aggregator.types import Entry, FeedHints, FetchResult, Item, PollSummary, Source, Story, Topic, UpdateOutcome
 
@@ -52,6 +52,18 @@ class TopicInfo:
     topic: Topic
     item_count: int
     configured: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`offthewire why`: the rules' answer for two items, and whether they were stored as one story."""
+
+    first: Item
+    second: Item
+    same: bool
+    reason: str
+    score: float
+    stored_together: bool
 
 
 def utc_now() -> datetime:
@@ -216,7 +228,7 @@ class Aggregator:
             log.warning("%s: %s", name, parsed.warning)
         new_items = self._new_items(source, parsed.entries)
         window = timedelta(hours=self.settings.dedupe.window_hours)
-        counts = self.store.save_items(source, new_items, now, window)
+        counts = self.store.save_items(source, new_items, now, window, self._choose_story)
         decision = self._healthy(
             source,
             result,
@@ -226,6 +238,9 @@ class Aggregator:
             last_warning=parsed.warning,
             feed_title=parsed.meta.title,
             feed_link=parsed.meta.link,
+            feed_id=parsed.meta.feed_id,
+            feed_updated=parsed.meta.updated,
+            feed_rights=parsed.meta.rights,
         )
         name = source.name or parsed.meta.title or source.url
         log.info(
@@ -265,8 +280,16 @@ class Aggregator:
                 topics=self.matcher.topics_for(entry.title, entry.summary, source.topics),
                 fingerprint=dedupe.headline_fingerprint(entry.title),
                 story_key=dedupe.story_key(source.url, key),
+                match_keys=tuple(dedupe.lsh_keys(dedupe.headline(entry.title))),
             )
         return list(items.values())
+
+    def _choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
+        """The candidate story this item's headline (and summary) matches best, if any."""
+        mine = dedupe.headline(item.title, plain_text(item.summary))
+        return dedupe.choose_story(
+            mine, [(r.story_id, dedupe.headline(r.title, plain_text(r.summary))) for r in reports]
+        )
 
     def _healthy(
         self,
@@ -356,6 +379,23 @@ class Aggregator:
     def stories(self, topic: str | None = None, limit: int | None = None) -> list[Story]:
         """Stories newest first, each with every report."""
         return self.store.latest_stories(topic, limit or self.settings.output.limit)
+
+    def why(self, first_id: int, second_id: int) -> Verdict:
+        """Whether two stored items are one story, and why (the rules `poll` applies)."""
+        a, b = self.store.item(first_id), self.store.item(second_id)
+        apart = abs(a.published - b.published)
+        window = timedelta(hours=self.settings.dedupe.window_hours)
+        link_a, link_b = dedupe.canonical_url(a.link), dedupe.canonical_url(b.link)
+        match = dedupe.compare(
+            dedupe.headline(a.title, plain_text(a.summary)), dedupe.headline(b.title, plain_text(b.summary))
+        )
+        if apart > window:
+            same, reason = False, f"published {apart} apart, more than [dedupe] window_hours"
+        elif link_a and link_a == link_b:
+            same, reason = True, f"both link to the same article ({link_a})"
+        else:
+            same, reason = match.same, match.reason
+        return Verdict(a, b, same, reason, match.score, a.story_id == b.story_id)
 
     def topics(self) -> list[TopicInfo]:
         """Configured topics, then topics only named by sources, with their item counts."""

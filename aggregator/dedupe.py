@@ -17,6 +17,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -285,6 +286,16 @@ def compare(a: Headline, b: Headline) -> Match:
                 True, score, f"similar headlines and summaries ({summary_jaccard:.2f} of summary words shared)"
             )
     return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
+
+
+def choose_story(head: Headline, candidates: Sequence[tuple[int, Headline]]) -> int | None:
+    """The story whose report matches `head` best, or None when none is the same story."""
+    best: tuple[float, int] | None = None
+    for story_id, other in candidates:
+        match = compare(head, other)
+        if match.same and (best is None or match.score > best[0]):
+            best = (match.score, story_id)
+    return best[1] if best else None
 
 
 def lsh_keys(head: Headline) -> list[str]:

@@ -127,6 +127,8 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) ->
         feed_id=feed.get("id") or None,
         version=version,
         hints=feed_hints(body, feed),
+        rights=_text_field(feed, "rights", version.startswith("atom")) or None,
+        updated=_utc(dict.get(feed, "updated_parsed")),
     )
     entries = tuple(_entry(raw, now, version.startswith("atom")) for raw in raw_entries)
     warning = f"{url}: {problem}" if problem else None

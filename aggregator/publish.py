@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from aggregator import __version__
 from aggregator.types import Story, Topic
@@ -29,6 +31,38 @@ def topic_feed_path(slug: str) -> str:
 
 def topic_feed_file(slug: str) -> str:
     return f"topics/{slug}.atom"
+
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+class FullSourceExtension(BaseEntryExtension):  # type: ignore[misc]
+    """A complete atom:source (RFC 4287 4.2.11): feedgen's own `entry.source()` writes only title
+    and link, but a reader needs the original feed's id, self and alternate links, updated and
+    rights to credit and follow it."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+
+    def set(self, **fields: str | None) -> None:
+        self.fields = {key: value for key, value in fields.items() if value}
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        if not self.fields:
+            return entry
+        source = etree.SubElement(entry, f"{{{ATOM_NS}}}source", nsmap={None: ATOM_NS})
+        for name in ("id", "title", "updated", "rights"):
+            if name in self.fields:
+                etree.SubElement(source, f"{{{ATOM_NS}}}{name}").text = self.fields[name]
+        if "self_link" in self.fields:
+            etree.SubElement(
+                source, f"{{{ATOM_NS}}}link", rel="self", href=self.fields["self_link"], type="application/xml"
+            )
+        if "alternate" in self.fields:
+            etree.SubElement(
+                source, f"{{{ATOM_NS}}}link", rel="alternate", href=self.fields["alternate"], type="text/html"
+            )
+        return entry
 
 
 @dataclass(frozen=True)
@@ -71,6 +105,7 @@ def render_atom(
     fg.generator("offthewire", version=__version__)
     fg.language("en")
     fg.updated(max((s.updated for s in stories), default=empty_updated))
+    fg.register_extension("wiresource", BaseExtension, FullSourceExtension, atom=True, rss=False)
     for story in stories:
         _add_entry(fg, story, base_url, topics)
     return bytes(fg.atom_str(pretty=True))
@@ -96,7 +131,14 @@ def _add_entry(fg: FeedGenerator, story: Story, base_url: str, topics: Mapping[s
     for slug in story.topics:
         topic = topics.get(slug)
         entry.category(term=slug, label=topic.title if topic else slug, scheme=base_url + "feeds/topics/")
-    entry.source(url=first.source_feed_link or first.source_url, title=first.source)
+    entry.wiresource.set(
+        id=first.source_feed_id or first.source_url,
+        title=first.source,
+        updated=first.source_feed_updated.isoformat() if first.source_feed_updated else None,
+        rights=first.source_rights,
+        self_link=first.source_url,
+        alternate=first.source_feed_link,
+    )
 
 
 def _credits(story: Story) -> str:

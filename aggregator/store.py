@@ -30,7 +30,7 @@ _HEALTH_FIELDS = frozenset(
     {
         "etag", "last_modified", "body_hash", "last_fetched_at", "last_status", "last_error", "last_warning",
         "error_count", "next_fetch_at", "feed_title", "feed_link", "hints", "next_reason", "schedule_considered",
-        "enabled",
+        "enabled", "feed_id", "feed_updated", "feed_rights",
     }
 )  # fmt: skip
 
@@ -115,6 +115,22 @@ def m002_schedule(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE source_aliases (url TEXT PRIMARY KEY, source_id INTEGER NOT NULL)")
 
 
+@migrations()
+def m003_story_keys(db: sqlite_utils.Database) -> None:
+    # MinHash LSH band keys of every report's headline: candidate stories by index, not by scan.
+    db.execute("CREATE TABLE story_keys (key TEXT NOT NULL, story_id INTEGER NOT NULL, published TEXT NOT NULL)")
+    db.execute("CREATE INDEX story_keys_key ON story_keys (key, published)")
+    db.execute("CREATE INDEX story_keys_story ON story_keys (story_id)")
+
+
+@migrations()
+def m004_feed_identity(db: sqlite_utils.Database) -> None:
+    # What a full atom:source needs of the original feed.
+    db.execute("ALTER TABLE sources ADD COLUMN feed_id TEXT")
+    db.execute("ALTER TABLE sources ADD COLUMN feed_updated TEXT")
+    db.execute("ALTER TABLE sources ADD COLUMN feed_rights TEXT")
+
+
 @dataclass(frozen=True)
 class NewItem:
     """An item ready to store: the entry's fields plus its identity, topics and story match data."""
@@ -132,6 +148,20 @@ class NewItem:
     topics: tuple[str, ...]
     fingerprint: str | None
     story_key: str
+    match_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A report already stored, offered to the story matcher as a candidate."""
+
+    story_id: int
+    title: str
+    summary: str
+
+
+StoryChooser = Callable[[NewItem, Sequence[StoredReport]], int | None]
+MAX_CANDIDATE_STORIES = 40
 
 
 @dataclass(frozen=True)
@@ -294,6 +324,7 @@ class Store:
             )
             self.db.execute("DELETE FROM items WHERE source_id = ?", [source_id])
             self.db.execute("DELETE FROM stories WHERE id NOT IN (SELECT DISTINCT story_id FROM items)")
+            self.db.execute("DELETE FROM story_keys WHERE story_id NOT IN (SELECT id FROM stories)")
             self.db.execute("DELETE FROM sources WHERE id = ?", [source_id])
             self._mark_outputs_stale()
             return int(deleted)
@@ -350,7 +381,14 @@ class Store:
 
     # Items and stories
 
-    def save_items(self, source: Source, new_items: Iterable[NewItem], now: datetime, window: timedelta) -> SaveCounts:
+    def save_items(
+        self,
+        source: Source,
+        new_items: Iterable[NewItem],
+        now: datetime,
+        window: timedelta,
+        choose_story: StoryChooser | None = None,
+    ) -> SaveCounts:
         """Insert new items and update changed ones in one transaction."""
         new = updated = merged = 0
         with self.transaction():
@@ -360,18 +398,20 @@ class Store:
                     [source.id, item.key],
                 ).fetchone()
                 if row is None:
-                    merged += self._insert_item(source, item, now, window)
+                    merged += self._insert_item(source, item, now, window, choose_story)
                     new += 1
                 elif row[1] != item.content_hash:
                     self._update_item(row, item, now)
                     updated += 1
         return SaveCounts(new, updated, merged)
 
-    def _insert_item(self, source: Source, item: NewItem, now: datetime, window: timedelta) -> bool:
+    def _insert_item(
+        self, source: Source, item: NewItem, now: datetime, window: timedelta, choose_story: StoryChooser | None
+    ) -> bool:
         """Store a new item; True when it joined an existing story."""
         published = item.published or now
         updated = max(item.updated or published, published)
-        story_id = self._matching_story(item, published, window)
+        story_id = self._matching_story(item, published, window, choose_story)
         joined = story_id is not None
         if story_id is None:
             story_id = self._insert(
@@ -407,9 +447,15 @@ class Store:
             },
         )
         self._set_topics(item_id, item.topics)
+        self.db.conn.executemany(
+            "INSERT INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
+            [(key, story_id, to_text(published)) for key in item.match_keys],
+        )
         return joined
 
-    def _matching_story(self, item: NewItem, published: datetime, window: timedelta) -> int | None:
+    def _matching_story(
+        self, item: NewItem, published: datetime, window: timedelta, choose_story: StoryChooser | None
+    ) -> int | None:
         # Same article URL, or the same headline, reported within the window: the same story.
         earliest, latest = to_text(published - window), to_text(published + window)
         if item.canonical_link:
@@ -428,6 +474,17 @@ class Store:
             ).fetchone()
             if row:
                 return int(row[0])
+        if choose_story and item.match_keys:
+            marks = ",".join("?" * len(item.match_keys))
+            rows = self.db.execute(
+                f"""SELECT story_id, title, summary FROM items WHERE story_id IN (
+                        SELECT DISTINCT story_id FROM story_keys
+                        WHERE key IN ({marks}) AND published BETWEEN ? AND ? LIMIT {MAX_CANDIDATE_STORIES})
+                    ORDER BY published""",
+                [*item.match_keys, earliest, latest],
+            ).fetchall()
+            if rows:
+                return choose_story(item, [StoredReport(*row) for row in rows])
         return None
 
     def _update_item(self, row: tuple[Any, ...], item: NewItem, now: datetime) -> None:
@@ -494,6 +551,12 @@ class Store:
             params.append(source_id)
         return self._items(" AND ".join(where), params, order="i.published DESC, i.id DESC", limit=limit)
 
+    def item(self, item_id: int) -> Item:
+        items = self._items("i.id = ?", [item_id], order="i.id", limit=1)
+        if not items:
+            raise NotFoundError(f"There is no item {item_id}; `offthewire items --json` shows item ids.")
+        return items[0]
+
     def latest_stories(self, topic: str | None, limit: int) -> list[Story]:
         """Stories newest first (by their first report), each with every report, oldest first."""
         if topic:
@@ -543,7 +606,8 @@ class Store:
 
     def _items(self, where: str, params: list[Any], order: str, limit: int | None) -> list[Item]:
         sql = f"""SELECT i.*, s.url AS source_url, COALESCE(s.name, s.feed_title, s.url) AS source_name,
-                         s.feed_link AS source_feed_link,
+                         s.feed_link AS source_feed_link, s.feed_id AS source_feed_id,
+                         s.feed_updated AS source_feed_updated, s.feed_rights AS source_rights,
                          (SELECT json_group_array(topic) FROM item_topics t WHERE t.item_id = i.id) AS topics
                   FROM items i JOIN sources s ON s.id = i.source_id
                   WHERE {where} ORDER BY {order}"""
@@ -628,4 +692,7 @@ def _item(row: dict[str, Any]) -> Item:
         story_id=row["story_id"],
         source_url=row["source_url"],
         source_feed_link=row["source_feed_link"],
+        source_feed_id=row["source_feed_id"],
+        source_feed_updated=from_text(row["source_feed_updated"]),
+        source_rights=row["source_rights"],
     )

@@ -93,6 +93,8 @@ class FeedMeta:
     feed_id: str | None = None
     version: str = ""
     hints: FeedHints = field(default_factory=FeedHints)
+    rights: str | None = None
+    updated: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,9 @@ class Item:
     story_id: int
     source_url: str = ""
     source_feed_link: str | None = None
+    source_feed_id: str | None = None
+    source_feed_updated: datetime | None = None
+    source_rights: str | None = None
 
 
 @dataclass(frozen=True)

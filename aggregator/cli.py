@@ -522,8 +522,8 @@ def _source_json(s: Source) -> dict[str, Any]:
         "error_count": s.error_count,
         "next_fetch_at": _iso(s.next_fetch_at),
         "item_count": s.item_count,
-        "etag": s.etag,
-        "last_modified": s.last_modified,
+        "etag": _printable(s.etag),
+        "last_modified": _printable(s.last_modified),
     }
 
 
@@ -566,6 +566,11 @@ def _summary_json(summary: PollSummary) -> dict[str, Any]:
         ],
         "published": [str(p) for p in summary.published],
     }
+
+
+def _printable(header: str | None) -> str | None:
+    """A header value that may carry non-UTF-8 bytes, as text that can be printed."""
+    return header.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if header else header
 
 
 def _health(s: Source) -> str:

@@ -250,7 +250,7 @@ def headline(title: str, summary: str = "") -> Headline:
     """A report's headline (and summary text) prepared for matching."""
     stripped = _strip_decorations(unicodedata.normalize("NFKC", title).strip())
     text = normalise_headline(title)
-    names = frozenset(_fold(name) for name in _CAPITALISED.findall(stripped)[1:] if _fold(name) not in STOP_WORDS)
+    names = frozenset(_fold(name) for name in _CAPITALISED.findall(stripped) if _fold(name) not in STOP_WORDS)
     return Headline(
         text=text,
         tokens=_tokens(text),

@@ -58,9 +58,11 @@ async def fetch_all(
 async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: PollSettings) -> FetchResult:
     """One conditional GET under the total deadline and the body limit."""
     request_headers = {}
-    if source.etag:
+    # A validator with bytes that are not UTF-8 cannot be sent back unchanged (aiohttp writes
+    # headers as UTF-8), and a mangled one would never match: such a validator is not sent.
+    if source.etag and _sendable(source.etag):
         request_headers["If-None-Match"] = source.etag
-    if source.last_modified:
+    if source.last_modified and _sendable(source.last_modified):
         request_headers["If-Modified-Since"] = source.last_modified
     url = source.url
     loop = asyncio.get_running_loop()
@@ -116,3 +118,11 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | 
         if len(body) > limit:
             return None
     return bytes(body)
+
+
+def _sendable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -322,8 +322,22 @@ class Store:
             self.db.execute(
                 "DELETE FROM item_topics WHERE item_id IN (SELECT id FROM items WHERE source_id = ?)", [source_id]
             )
+            touched = [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT DISTINCT story_id FROM items WHERE source_id = ?", [source_id]
+                ).fetchall()
+            ]
             self.db.execute("DELETE FROM items WHERE source_id = ?", [source_id])
             self.db.execute("DELETE FROM stories WHERE id NOT IN (SELECT DISTINCT story_id FROM items)")
+            # A story whose first report left now starts at its next report.
+            self.db.conn.executemany(
+                """UPDATE stories SET
+                       published = (SELECT MIN(published) FROM items WHERE story_id = stories.id),
+                       updated = (SELECT MAX(updated) FROM items WHERE story_id = stories.id)
+                   WHERE id = ?""",
+                [(story_id,) for story_id in touched],
+            )
             self.db.execute("DELETE FROM story_keys WHERE story_id NOT IN (SELECT id FROM stories)")
             self.db.execute("DELETE FROM sources WHERE id = ?", [source_id])
             self._mark_outputs_stale()
@@ -370,6 +384,10 @@ class Store:
         assert not unknown, f"not source health fields: {unknown}"
         if isinstance(fields.get("hints"), FeedHints):
             fields["hints"] = _hints_json(fields["hints"])
+        for validator in ("etag", "last_modified"):
+            # Header values may hold bytes that are not UTF-8 (obs-text); keep them byte for byte.
+            if isinstance(fields.get(validator), str):
+                fields[validator] = fields[validator].encode("utf-8", "surrogateescape")
         values = {k: to_text(v) if isinstance(v, datetime) else v for k, v in fields.items()}
         with self.transaction():
             self.db.table("sources").update(source_id, values)
@@ -411,7 +429,7 @@ class Store:
         """Store a new item; True when it joined an existing story."""
         published = item.published or now
         updated = max(item.updated or published, published)
-        story_id = self._matching_story(item, published, window, choose_story)
+        story_id = self._matching_story(source, item, published, window, choose_story)
         joined = story_id is not None
         if story_id is None:
             story_id = self._insert(
@@ -454,7 +472,7 @@ class Store:
         return joined
 
     def _matching_story(
-        self, item: NewItem, published: datetime, window: timedelta, choose_story: StoryChooser | None
+        self, source: Source, item: NewItem, published: datetime, window: timedelta, choose_story: StoryChooser | None
     ) -> int | None:
         # Same article URL, or the same headline, reported within the window: the same story.
         earliest, latest = to_text(published - window), to_text(published + window)
@@ -477,14 +495,19 @@ class Store:
         if choose_story and item.match_keys:
             marks = ",".join("?" * len(item.match_keys))
             rows = self.db.execute(
-                f"""SELECT story_id, title, summary FROM items WHERE story_id IN (
+                f"""SELECT story_id, source_id, title, summary FROM items WHERE story_id IN (
                         SELECT DISTINCT story_id FROM story_keys
                         WHERE key IN ({marks}) AND published BETWEEN ? AND ? LIMIT {MAX_CANDIDATE_STORIES})
                     ORDER BY published""",
                 [*item.match_keys, earliest, latest],
             ).fetchall()
-            if rows:
-                return choose_story(item, [StoredReport(*row) for row in rows])
+            # One feed does not carry one story twice: headlines alike within a source are different news.
+            own = {story_id for story_id, source_id, _, _ in rows if source_id == source.id}
+            reports = [
+                StoredReport(story_id, title, summary) for story_id, _, title, summary in rows if story_id not in own
+            ]
+            if reports:
+                return choose_story(item, reports)
         return None
 
     def _update_item(self, row: tuple[Any, ...], item: NewItem, now: datetime) -> None:
@@ -632,8 +655,8 @@ def _source(row: dict[str, Any]) -> Source:
         topics=tuple(json.loads(row["topics"])),
         every_minutes=row["every_minutes"],
         enabled=bool(row["enabled"]),
-        etag=row["etag"],
-        last_modified=row["last_modified"],
+        etag=_header_text(row["etag"]),
+        last_modified=_header_text(row["last_modified"]),
         body_hash=row["body_hash"],
         last_fetched_at=from_text(row["last_fetched_at"]),
         last_status=row["last_status"],
@@ -648,6 +671,12 @@ def _source(row: dict[str, Any]) -> Source:
         next_reason=row["next_reason"],
         schedule_considered=tuple(json.loads(row["schedule_considered"] or "[]")),
     )
+
+
+def _header_text(value: bytes | str | None) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value
 
 
 def _hints_json(hints: FeedHints) -> str:

@@ -213,7 +213,7 @@ class Wire:
     def run_parallel(
         self, *commands: Sequence[str], timeout: float = RUN_TIMEOUT
     ) -> list[subprocess.CompletedProcess[str]]:
-        """Run several read-only commands at once (each a list of arguments); results in order."""
+        """Run several independent commands at once (each a list of arguments); results in order."""
         processes = [
             subprocess.Popen(
                 self.command(*args),

@@ -23,7 +23,7 @@ from aggregator import __version__
 from aggregator.config import Settings, find_config_file, load_settings
 from aggregator.core import Aggregator, make_aggregator, utc_now
 from aggregator.exceptions import AggregatorError, ConfigError
-from aggregator.types import FetchResult, Item, PollSummary, Source
+from aggregator.types import FetchResult, Item, PollSummary, Source, Topic
 
 if TYPE_CHECKING:
     from aggregator.daemon import Daemon
@@ -98,7 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     items.add_argument("--limit", type=int, default=30, metavar="N")
     items.add_argument("--json", action="store_true", help="print JSON")
 
-    command("topics", cmd_topics).add_argument("--json", action="store_true", help="print JSON")
+    topics = command("topics", cmd_topics)
+    topics.add_argument("action", nargs="?", choices=["test"], help='"test": which topics a headline would join')
+    topics.add_argument("headline", nargs="?", metavar="HEADLINE")
+    topics.add_argument("--summary", default="", help="with test: the item's summary text")
+    topics.add_argument("--source", metavar="URL_OR_ID", help="with test: the source it comes from")
+    topics.add_argument("--category", action="append", default=[], help="with test: a feed category; repeatable")
+    topics.add_argument("--language", help="with test: its language code (en, zh-CN, ...)")
+    topics.add_argument("--json", action="store_true", help="print JSON")
 
     explain = command("explain", cmd_explain)
     explain.add_argument("source", metavar="URL_OR_ID")
@@ -215,7 +222,10 @@ def cmd_items(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    """List the topics with their keywords and item counts."""
+    """List the topics with their rules and item counts; `topics test "HEADLINE"` shows which topics
+    a headline would join, and why."""
+    if args.action == "test":
+        return _topics_test(args)
     with _aggregator(args) as aggregator:
         topics = aggregator.topics()
     if args.json:
@@ -225,6 +235,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
                     "slug": t.topic.slug,
                     "title": t.topic.title,
                     "keywords": list(t.topic.keywords),
+                    "patterns": list(t.topic.patterns),
+                    "exclude": list(t.topic.exclude),
+                    "sources": list(t.topic.sources),
+                    "categories": list(t.topic.categories),
+                    "languages": list(t.topic.languages),
                     "item_count": t.item_count,
                     "configured": t.configured,
                 }
@@ -235,16 +250,42 @@ def cmd_topics(args: argparse.Namespace) -> int:
     if not topics:
         print("No topics yet. Add [[topics]] to the config, or `add --topic SLUG` to a source.")
         return 0
-    rows = [
-        [
-            t.topic.slug,
-            t.topic.title,
-            str(t.item_count),
-            ", ".join(t.topic.keywords) or ("-" if t.configured else "(from sources)"),
-        ]
-        for t in topics
+    rows = [[t.topic.slug, t.topic.title, str(t.item_count), _rules_text(t.topic, t.configured)] for t in topics]
+    _print_table(["SLUG", "TITLE", "ITEMS", "RULES"], rows)
+    return 0
+
+
+def _rules_text(topic: Topic, configured: bool) -> str:
+    if not configured:
+        return "(named by sources)"
+    parts = [
+        f"{name}: {', '.join(values)}"
+        for name, values in (
+            ("keywords", topic.keywords),
+            ("patterns", topic.patterns),
+            ("exclude", topic.exclude),
+            ("sources", topic.sources),
+            ("categories", topic.categories),
+            ("languages", topic.languages),
+        )
+        if values
     ]
-    _print_table(["SLUG", "TITLE", "ITEMS", "KEYWORDS"], rows)
+    return "; ".join(parts) or "-"
+
+
+def _topics_test(args: argparse.Namespace) -> int:
+    if not args.headline:
+        raise ConfigError('topics test needs a headline: offthewire topics test "Headline text".')
+    with _aggregator(args) as aggregator:
+        verdicts = aggregator.test_topics(
+            args.headline, args.summary, source=args.source, categories=args.category, language=args.language
+        )
+    if args.json:
+        _print_json([{"topic": v.slug, "joins": v.joined, "reason": v.reason} for v in verdicts])
+        return 0
+    joined = [v.slug for v in verdicts if v.joined]
+    print(f"Joins: {', '.join(joined) if joined else 'no topic'}")
+    _print_table(["TOPIC", "JOINS", "WHY"], [[v.slug, "yes" if v.joined else "no", v.reason] for v in verdicts])
     return 0
 
 

@@ -60,6 +60,8 @@ class LogSettings:
 @dataclass(frozen=True)
 class DedupeSettings:
     window_hours: float = 72.0
+    republish_updates: bool = True
+    max_revisions: int = 3
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     log: LogSettings = field(default_factory=LogSettings)
     topics: tuple[Topic, ...] = ()
+    global_exclude: tuple[str, ...] = ()
     source_file: Path | None = None
 
 
@@ -91,6 +94,11 @@ _POSITIVE_NUMBER = (
 _FRACTION = (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1, "a number from 0 to 1")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_LEVEL = (lambda v: isinstance(v, str) and v.lower() in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS))
+_BOOL = (lambda v: isinstance(v, bool), "true or false")
+_STRING_LIST = (
+    lambda v: isinstance(v, list) and all(isinstance(i, str) and i.strip() for i in v),
+    "a list of non-empty strings",
+)
 _TEXT = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
 _HTTP_URL = (lambda v: isinstance(v, str) and _is_http_url(v), "an http(s) URL")
 _LISTEN = (lambda v: isinstance(v, str) and _parse_listen(v) is not None, 'a "host:port" address')
@@ -110,11 +118,12 @@ _SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "tick": _POSITIVE_NUMBER,
     },
     "server": {"listen": _LISTEN},
-    "dedupe": {"window_hours": _POSITIVE_NUMBER},
+    "dedupe": {"window_hours": _POSITIVE_NUMBER, "republish_updates": _BOOL, "max_revisions": _POSITIVE_INT},
     "retention": {"days": _POSITIVE_INT},
     "log": {"level": _LOG_LEVEL},
+    "topic_rules": {"exclude": _STRING_LIST},
 }
-_TOPIC_KEYS = {"slug", "title", "keywords"}
+_TOPIC_KEYS = {"slug", "title", "keywords", "patterns", "exclude", "sources", "categories", "languages"}
 
 
 def _is_http_url(value: str) -> bool:
@@ -188,7 +197,7 @@ def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
     poll = {k: float(v) if k in ("timeout", "floor", "cap", "jitter", "tick") else v for k, v in poll.items()}
     if poll.get("floor", PollSettings.floor) > poll.get("cap", PollSettings.cap):
         raise ConfigError(f"{path}: [poll] floor must not be larger than [poll] cap.")
-    dedupe = {k: float(v) for k, v in sections.get("dedupe", {}).items()}
+    dedupe: dict[str, Any] = {k: float(v) if k == "window_hours" else v for k, v in sections.get("dedupe", {}).items()}
     return Settings(
         storage=StorageSettings(path=folder / storage.get("path", "offthewire.db")),
         output=OutputSettings(**{**output, "dir": folder / output.get("dir", "public")}),
@@ -198,6 +207,7 @@ def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
         retention=RetentionSettings(**sections.get("retention", {})),
         log=LogSettings(**{k: v.lower() for k, v in sections.get("log", {}).items()}),
         topics=_topics_from(data.get("topics", []), path),
+        global_exclude=tuple(t.strip() for t in sections.get("topic_rules", {}).get("exclude", [])),
         source_file=path,
     )
 
@@ -220,11 +230,24 @@ def _topics_from(raw: Any, path: Path) -> tuple[Topic, ...]:
         if slug in seen:
             raise ConfigError(f"{where}: slug {slug!r} is defined twice.")
         seen.add(slug)
+        where = f"{path}: [[topics]] {slug}"
         title = table.get("title", slug.replace("-", " ").title())
         if not isinstance(title, str) or not title.strip():
             raise ConfigError(f"{where}: title must be a non-empty string.")
-        keywords = table.get("keywords", [])
-        if not isinstance(keywords, list) or not all(isinstance(k, str) and k.strip() for k in keywords):
-            raise ConfigError(f"{where}: keywords must be a list of non-empty strings.")
-        topics.append(Topic(slug=slug, title=title, keywords=tuple(k.strip() for k in keywords)))
+        lists = {key: _string_list(table, key, where) for key in _TOPIC_KEYS - {"slug", "title"}}
+        for index, pattern in enumerate(lists["patterns"]):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(
+                    f"{where}: patterns[{index}] {pattern!r} is not a valid regular expression: {exc}."
+                ) from exc
+        topics.append(Topic(slug=slug, title=title, **lists))
     return tuple(topics)
+
+
+def _string_list(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    values = table.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ConfigError(f"{where}: {key} must be a list of non-empty strings.")
+    return tuple(v.strip() for v in values)

@@ -8,6 +8,8 @@ Entry points (CLI, daemon, web) call these methods and nothing below them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import html
 import json
 import logging
 import os
@@ -35,7 +37,19 @@ from aggregator.publish import (
 from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
 from aggregator.store import NewItem, Store, StoredReport, from_text
 from aggregator.topics import TopicMatcher
-from aggregator.types import Entry, FeedHints, FetchResult, Item, PollSummary, Source, Story, Topic, UpdateOutcome
+from aggregator.topics import Verdict as TopicVerdict
+from aggregator.types import (
+    Entry,
+    FeedHints,
+    FetchResult,
+    Item,
+    ItemFacts,
+    PollSummary,
+    Source,
+    Story,
+    Topic,
+    UpdateOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +92,13 @@ class Aggregator:
         self.store = store
         self.clock = clock
         self.fetcher = fetcher
-        self.matcher = TopicMatcher(settings.topics)
+        self.matcher = TopicMatcher(settings.topics, settings.global_exclude)
         self._running_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] | None = None
 
     def reconfigure(self, settings: Settings) -> None:
         """Use new settings (a reloaded config) from the next poll or publish on."""
         self.settings = settings
-        self.matcher = TopicMatcher(settings.topics)
+        self.matcher = TopicMatcher(settings.topics, settings.global_exclude)
 
     def close(self) -> None:
         self.store.close()
@@ -228,7 +242,17 @@ class Aggregator:
             log.warning("%s: %s", name, parsed.warning)
         new_items = self._new_items(source, parsed.entries)
         window = timedelta(hours=self.settings.dedupe.window_hours)
-        counts = self.store.save_items(source, new_items, now, window, self._choose_story)
+        dedupe_settings = self.settings.dedupe
+        counts = self.store.save_items(
+            source,
+            new_items,
+            now,
+            window,
+            self._choose_story,
+            lambda revisions: dedupe.revision_moves_story(
+                dedupe_settings.republish_updates, revisions, dedupe_settings.max_revisions
+            ),
+        )
         decision = self._healthy(
             source,
             result,
@@ -277,10 +301,22 @@ class Aggregator:
                 published=entry.published,
                 updated=entry.updated,
                 content_hash=dedupe.content_hash(entry),
-                topics=self.matcher.topics_for(entry.title, entry.summary, source.topics),
+                topics=self.matcher.topics_for(
+                    ItemFacts(
+                        title=entry.title,
+                        summary_html=entry.summary,
+                        source_url=source.url,
+                        source_name=source.display_name,
+                        source_topics=source.topics,
+                        categories=entry.categories,
+                        language=entry.language,
+                    )
+                ),
                 fingerprint=dedupe.headline_fingerprint(entry.title),
                 story_key=dedupe.story_key(source.url, key),
                 match_keys=tuple(dedupe.lsh_keys(dedupe.headline(entry.title))),
+                categories=entry.categories,
+                language=entry.language,
             )
         return list(items.values())
 
@@ -397,6 +433,27 @@ class Aggregator:
             same, reason = match.same, match.reason
         return Verdict(a, b, same, reason, match.score, a.story_id == b.story_id)
 
+    def test_topics(
+        self,
+        title: str,
+        summary: str = "",
+        source: str | None = None,
+        categories: Sequence[str] = (),
+        language: str | None = None,
+    ) -> list[TopicVerdict]:
+        """Which topics an item with this headline would join, and the rule that decided each."""
+        origin = self.find_source(source) if source else None
+        facts = ItemFacts(
+            title=title,
+            summary_html=html.escape(summary),
+            source_url=origin.url if origin else "",
+            source_name=origin.display_name if origin else "",
+            source_topics=origin.topics if origin else (),
+            categories=tuple(categories),
+            language=language,
+        )
+        return self.matcher.explain(facts)
+
     def topics(self) -> list[TopicInfo]:
         """Configured topics, then topics only named by sources, with their item counts."""
         counts = self.store.topic_counts()
@@ -447,7 +504,7 @@ class Aggregator:
 
     def _apply_topic_rules(self) -> None:
         """When the configured topics changed since the last publish, re-evaluate every item."""
-        rules = json.dumps([[t.slug, list(t.keywords)] for t in self.settings.topics])
+        rules = json.dumps([dataclasses.asdict(t) for t in self.settings.topics] + [list(self.settings.global_exclude)])
         if self.store.optional_meta("topic_rules") == rules:
             return
         changed = self.store.retopic_items(self.matcher.topics_for)

@@ -158,6 +158,14 @@ def content_hash(entry: Entry) -> str:
     return _sha1("\x00".join((entry.title, entry.link or "", entry.summary, entry.content, entry.author or "")))
 
 
+def revision_moves_story(republish_updates: bool, revisions_today: int, max_revisions: int) -> bool:
+    """Does an upstream rewrite of a report show as an update of its story in the feeds?
+
+    Not when updates are not republished, nor when the report keeps changing: past `max_revisions`
+    rewrites in a day its text flaps (a counter, a live blog), and readers are not pinged again."""
+    return republish_updates and revisions_today <= max_revisions
+
+
 def body_hash(body: bytes) -> str:
     """Identifies a fetched document, to skip parsing a body seen before."""
     return hashlib.sha256(body).hexdigest()

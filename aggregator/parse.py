@@ -130,7 +130,8 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) ->
         rights=_text_field(feed, "rights", version.startswith("atom")) or None,
         updated=_utc(dict.get(feed, "updated_parsed")),
     )
-    entries = tuple(_entry(raw, now, version.startswith("atom")) for raw in raw_entries)
+    language = (feed.get("language") or "").strip() or None
+    entries = tuple(_entry(raw, now, version.startswith("atom"), language) for raw in raw_entries)
     warning = f"{url}: {problem}" if problem else None
     return ParsedFeed(meta=meta, entries=entries, warning=warning)
 
@@ -196,7 +197,7 @@ def sanitise_html(value: str) -> str:
     return cleaned.strip()
 
 
-def _entry(raw: Any, now: datetime, atom: bool) -> Entry:
+def _entry(raw: Any, now: datetime, atom: bool, feed_language: str | None) -> Entry:
     summary = sanitise_html(raw.get("summary", ""))
     contents = raw.get("content") or []
     content = sanitise_html(contents[0].get("value", "")) if contents else ""
@@ -218,6 +219,14 @@ def _entry(raw: Any, now: datetime, atom: bool) -> Entry:
         summary=summary,
         content=content,
         author=_author(raw),
+        categories=tuple(
+            dict.fromkeys(
+                clean_text(tag.get("term") or tag.get("label") or "")
+                for tag in raw.get("tags") or []
+                if tag.get("term") or tag.get("label")
+            )
+        ),
+        language=(raw.get("title_detail") or {}).get("language") or feed_language,
         published=published,
         updated=updated,
     )

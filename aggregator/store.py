@@ -23,7 +23,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError
-from aggregator.types import FeedHints, Item, Source, Story
+from aggregator.types import FeedHints, Item, ItemFacts, Source, Story
 
 BUSY_TIMEOUT_MS = 10_000
 _HEALTH_FIELDS = frozenset(
@@ -131,6 +131,14 @@ def m004_feed_identity(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN feed_rights TEXT")
 
 
+@migrations()
+def m005_item_facts_and_revisions(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE items ADD COLUMN categories TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE items ADD COLUMN language TEXT")
+    db.execute("ALTER TABLE items ADD COLUMN revisions INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE items ADD COLUMN revisions_since TEXT")
+
+
 @dataclass(frozen=True)
 class NewItem:
     """An item ready to store: the entry's fields plus its identity, topics and story match data."""
@@ -149,6 +157,8 @@ class NewItem:
     fingerprint: str | None
     story_key: str
     match_keys: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,8 @@ class StoredReport:
 
 
 StoryChooser = Callable[[NewItem, Sequence[StoredReport]], int | None]
+# (republish_updates, revisions in the last day, max_revisions) -> does the story's `updated` move?
+RevisionRule = Callable[[int], bool]
 MAX_CANDIDATE_STORIES = 40
 
 
@@ -406,20 +418,22 @@ class Store:
         now: datetime,
         window: timedelta,
         choose_story: StoryChooser | None = None,
+        revision_moves_story: RevisionRule = lambda revisions_today: True,
     ) -> SaveCounts:
         """Insert new items and update changed ones in one transaction."""
         new = updated = merged = 0
         with self.transaction():
             for item in new_items:
                 row = self.db.execute(
-                    "SELECT id, content_hash, published, updated, story_id FROM items WHERE source_id = ? AND key = ?",
+                    "SELECT id, content_hash, published, updated, story_id, revisions, revisions_since "
+                    "FROM items WHERE source_id = ? AND key = ?",
                     [source.id, item.key],
                 ).fetchone()
                 if row is None:
                     merged += self._insert_item(source, item, now, window, choose_story)
                     new += 1
                 elif row[1] != item.content_hash:
-                    self._update_item(row, item, now)
+                    self._update_item(row, item, now, revision_moves_story)
                     updated += 1
         return SaveCounts(new, updated, merged)
 
@@ -462,6 +476,8 @@ class Store:
                 "updated": to_text(updated),
                 "first_seen": to_text(now),
                 "content_hash": item.content_hash,
+                "categories": json.dumps(list(item.categories)),
+                "language": item.language,
             },
         )
         self._set_topics(item_id, item.topics)
@@ -510,8 +526,15 @@ class Store:
                 return choose_story(item, reports)
         return None
 
-    def _update_item(self, row: tuple[Any, ...], item: NewItem, now: datetime) -> None:
-        item_id, _, _, stored_updated, story_id = row
+    def _update_item(
+        self, row: tuple[Any, ...], item: NewItem, now: datetime, revision_moves_story: RevisionRule
+    ) -> None:
+        item_id, _, _, stored_updated, story_id, revisions, revisions_since = row
+        # Revisions are counted per day, so a report that keeps changing can be told from one corrected once.
+        since = from_text(revisions_since)
+        if since is None or now - since >= timedelta(days=1):
+            since, revisions = now, 0
+        revisions += 1
         # The entry's own date wins when it moved forward; otherwise the moment we saw the change.
         stored = from_text(stored_updated) or now
         updated = item.updated if item.updated and item.updated > stored else max(now, stored)
@@ -524,11 +547,16 @@ class Store:
             "author": item.author,
             "updated": to_text(updated),
             "content_hash": item.content_hash,
+            "categories": json.dumps(list(item.categories)),
+            "language": item.language,
+            "revisions": revisions,
+            "revisions_since": to_text(since),
         }
         if item.published:
             fields["published"] = to_text(item.published)
         self.db.table("items").update(item_id, fields)
-        self.db.execute("UPDATE stories SET updated = MAX(updated, ?) WHERE id = ?", [to_text(updated), story_id])
+        if revision_moves_story(revisions):
+            self.db.execute("UPDATE stories SET updated = MAX(updated, ?) WHERE id = ?", [to_text(updated), story_id])
         self._set_topics(item_id, item.topics)
 
     def _set_topics(self, item_id: int, topics: Sequence[str]) -> None:
@@ -545,18 +573,27 @@ class Store:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def retopic_items(self, topics_for: Callable[[str, str, Sequence[str]], Sequence[str]]) -> int:
-        """Re-evaluate every item's topics with `topics_for(title, summary, source_topics)`; returns
-        how many items changed topics."""
+    def retopic_items(self, topics_for: Callable[[ItemFacts], Sequence[str]]) -> int:
+        """Re-evaluate every item's topics with `topics_for`; returns how many items changed topics."""
         rows = self.db.execute(
-            """SELECT i.id, i.title, i.summary, s.topics,
+            """SELECT i.id, i.title, i.summary, i.categories, i.language, s.url,
+                      COALESCE(s.name, s.feed_title, s.url), s.topics,
                       (SELECT json_group_array(topic) FROM item_topics t WHERE t.item_id = i.id)
                FROM items i JOIN sources s ON s.id = i.source_id"""
         ).fetchall()
         changed = 0
         with self.transaction():
-            for item_id, title, summary, source_topics, current in rows:
-                topics = topics_for(title, summary, json.loads(source_topics))
+            for item_id, title, summary, categories, language, url, name, source_topics, current in rows:
+                facts = ItemFacts(
+                    title=title,
+                    summary_html=summary,
+                    source_url=url,
+                    source_name=name,
+                    source_topics=tuple(json.loads(source_topics)),
+                    categories=tuple(json.loads(categories)),
+                    language=language,
+                )
+                topics = topics_for(facts)
                 if sorted(topics) != sorted(json.loads(current)):
                     self._set_topics(item_id, topics)
                     changed += 1

@@ -9,11 +9,33 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Topic:
-    """A topic: a slug, a title and the keywords that pull items into it."""
+    """A topic: a slug, a title and the rules that pull items into it (see topics.py for the order)."""
 
     slug: str
     title: str
     keywords: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+    @property
+    def has_rules(self) -> bool:
+        return bool(self.keywords or self.patterns or self.sources or self.categories)
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What topic rules look at in an item."""
+
+    title: str
+    summary_html: str = ""
+    source_url: str = ""
+    source_name: str = ""
+    source_topics: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +131,8 @@ class Entry:
     author: str | None = None
     published: datetime | None = None
     updated: datetime | None = None
+    categories: tuple[str, ...] = ()
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -265,11 +263,6 @@ class Wire:
 
     def items(self, *args: str) -> list[dict[str, Any]]:
         return list(self.json("items", "--limit", "1000", *args))
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Read the database file directly (for facts the CLI does not print)."""
-        with closing(sqlite3.connect(self.db_path)) as conn:
-            return conn.execute(sql, list(params)).fetchall()
 
     def feed_file(self, slug: str | None = None) -> Path:
         return self.public / ("off-the-wire.atom" if slug is None else f"topics/{slug}.atom")

@@ -267,3 +267,42 @@ def test_find_config_file_reads_the_real_environment(tmp_path: Path, monkeypatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OFFTHEWIRE_CONFIG", str(tmp_path / "env.toml"))
     assert find_config_file(None, os.environ) == tmp_path / "env.toml"
+
+
+def test_topic_rules_of_the_second_version_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "offthewire.toml"
+    path.write_text(
+        """
+[topic_rules]
+exclude = ["sponsored"]
+
+[[topics]]
+slug = "motorsport"
+patterns = ["\\\\bF1\\\\b"]
+exclude = ["esports"]
+sources = ["https://motor.example/feed.xml"]
+categories = ["Motor Racing"]
+languages = ["en"]
+""",
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    topic = settings.topics[0]
+    assert settings.global_exclude == ("sponsored",)
+    assert (topic.patterns, topic.exclude, topic.sources, topic.categories, topic.languages) == (
+        ("\\bF1\\b",),
+        ("esports",),
+        ("https://motor.example/feed.xml",),
+        ("Motor Racing",),
+        ("en",),
+    )
+
+
+def test_invalid_topic_pattern_names_the_topic_and_the_rule(tmp_path: Path) -> None:
+    path = tmp_path / "offthewire.toml"
+    path.write_text('[[topics]]\nslug = "motorsport"\npatterns = ["ok", "(unclosed"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "[[topics]] motorsport: patterns[1] '(unclosed' is not a valid regular expression" in message

@@ -49,8 +49,9 @@ def headline(seed: str) -> str:
     return " ".join(words).capitalize()
 
 
-def entries(prefix: str, count: int, start_minutes: int = 90) -> list[tuple[Any, ...]]:
-    """`count` dated entries, the newest last, with headlines no topic keyword matches."""
+def entries(prefix: str, count: int) -> list[tuple[Any, ...]]:
+    """`count` entries five minutes apart, the newest last and 30 minutes old, with distinct headlines."""
+    start_minutes = 5 * count + 25
     return [
         (
             f"{prefix}-{n}",

@@ -191,7 +191,7 @@ def test_categories_one_per_topic() -> None:
 def test_source_element_names_the_original_feed() -> None:
     entry = entry_of(render(), TYPHOON.key)
     assert entry.findtext(f"{ATOM}source/{ATOM}title") == "Meridian Wire"
-    assert entry.xpath("a:source/a:link/@href", namespaces=NS) == ["https://outlet1.example/"]
+    assert entry.xpath("a:source/a:link[@rel='alternate']/@href", namespaces=NS) == ["https://outlet1.example/"]
 
 
 def test_source_link_falls_back_to_feed_url() -> None:
@@ -199,7 +199,8 @@ def test_source_link_falls_back_to_feed_url() -> None:
         3, "9a7c6b5d-1e2f-5a3b-8c4d-5e6f7a8b9c0d", (item(31, PACIFIC, "Quake felt in Taipei", "https://p.example/q"),)
     )
     entry = entry_of(render((lone,)), lone.key)
-    assert entry.xpath("a:source/a:link/@href", namespaces=NS) == ["https://outlet3.example/feed.xml"]
+    assert entry.xpath("a:source/a:link[@rel='self']/@href", namespaces=NS) == ["https://outlet3.example/feed.xml"]
+    assert entry.xpath("a:source/a:link[@rel='alternate']/@href", namespaces=NS) == []
 
 
 def credits_html(document: bytes, key: str) -> str:

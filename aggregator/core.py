@@ -240,7 +240,7 @@ class Aggregator:
             return self._failed(source, result, str(exc), now, network_down)
         if parsed.warning:
             log.warning("%s: %s", name, parsed.warning)
-        new_items = self._new_items(source, parsed.entries)
+        new_items = self.prepare_items(source, parsed.entries)
         window = timedelta(hours=self.settings.dedupe.window_hours)
         dedupe_settings = self.settings.dedupe
         counts = self.store.save_items(
@@ -248,7 +248,7 @@ class Aggregator:
             new_items,
             now,
             window,
-            self._choose_story,
+            self.choose_story,
             lambda revisions: dedupe.revision_moves_story(
                 dedupe_settings.republish_updates, revisions, dedupe_settings.max_revisions
             ),
@@ -283,7 +283,8 @@ class Aggregator:
             elapsed=result.elapsed,
         )
 
-    def _new_items(self, source: Source, entries: Sequence[Entry]) -> list[NewItem]:
+    def prepare_items(self, source: Source, entries: Sequence[Entry]) -> list[NewItem]:
+        """Entries of one source with their identity, topics and story-matching keys, ready to store."""
         items: dict[str, NewItem] = {}
         for entry in entries:
             key = dedupe.item_key(entry)
@@ -320,7 +321,7 @@ class Aggregator:
             )
         return list(items.values())
 
-    def _choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
+    def choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
         """The candidate story this item's headline (and summary) matches best, if any."""
         mine = dedupe.headline(item.title, plain_text(item.summary))
         return dedupe.choose_story(

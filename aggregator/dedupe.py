@@ -75,6 +75,8 @@ _WIRE_TAG = re.compile(r"\s*\((?:LEAD|URGENT|UPDATE\s*\d*)\)\s*")
 _OUTLET_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[A-Z][^|\u2013\u2014\d]{0,40}$")
 _PIPE_SUFFIX = re.compile(r"\s+\|\s+[^|]{1,60}$")
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")
+_HYPHENATED = re.compile(r"(?<=[^\W\d])-(?=[^\W\d])")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 # A headline this short ("Live updates", "In brief") names no particular event.
@@ -181,7 +183,8 @@ def normalise_headline(title: str) -> str:
     text = _strip_decorations(unicodedata.normalize("NFKC", title).strip())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     no_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", no_marks).strip()
+    joined = _HYPHENATED.sub("", _POSSESSIVE.sub("", no_marks))
+    return _NON_WORD.sub(" ", joined).strip()
 
 
 def headline_fingerprint(title: str) -> str | None:
@@ -211,11 +214,20 @@ STOP_WORDS = frozenset(
     el la los las de del y en un una por para con al le les des du et une pour dans sur au aux
     der die das und im ein eine mit von zu auf für""".split()
 )
+UNIT_SYNONYMS = {
+    "bln": "bn", "billion": "bn", "mln": "mn", "million": "mn", "trln": "tn", "trillion": "tn",
+    "pct": "percent", "per": "percent", "cent": "percent", "pc": "percent",
+    "u": "us", "usa": "us", "uk": "britain", "britains": "britain",
+}  # fmt: skip
 MIN_MATCH_TOKENS = 3
 SAME_STORY_JACCARD = 0.6
 SAME_STORY_CONTAINMENT = 0.85
-SUMMARY_SUPPORT_JACCARD = 0.35
-SUMMARY_AGREEMENT = 0.5
+SUMMARY_SUPPORT_JACCARD = 0.3
+SUMMARY_AGREEMENT = 0.4
+# Summaries sharing under this much, with different figures or names, are about different events.
+SUMMARY_CONFLICT = 0.3
+# Headlines this alike are one story even if their capitalised words differ ("Thai" / "Thailand").
+NAMES_OVERRULED = 0.75
 LSH_BANDS = 16
 LSH_ROWS = 2
 _PRIME = (1 << 61) - 1
@@ -225,6 +237,8 @@ _LSH_SEEDS = tuple(
     for i in range(LSH_BANDS * LSH_ROWS)
 )  # fmt: skip
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# The first word of a sentence is capitalised whatever it is; in a summary it names nothing.
+_SENTENCE_START = re.compile(r"(?:^|[.!?;:]\s+)[\w'’-]+")
 _CAPITALISED = re.compile(r"(?<![\w'’])([A-Z][\w'’-]+)")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 
@@ -238,6 +252,8 @@ class Headline:
     numbers: frozenset[str]
     names: frozenset[str]
     summary_tokens: frozenset[str] = frozenset()
+    summary_numbers: frozenset[str] = frozenset()
+    summary_names: frozenset[str] = frozenset()
 
     @property
     def specific(self) -> bool:
@@ -258,16 +274,26 @@ def headline(title: str, summary: str = "") -> Headline:
     """A report's headline (and summary text) prepared for matching."""
     stripped = _strip_decorations(unicodedata.normalize("NFKC", title).strip())
     text = normalise_headline(title)
-    names = frozenset(_fold(name) for name in _CAPITALISED.findall(stripped) if _fold(name) not in STOP_WORDS)
+    summary = unicodedata.normalize("NFKC", summary)
     return Headline(
         text=text,
         tokens=_tokens(text),
-        numbers=frozenset(
-            n.replace(",", "") for n in _NUMBER.findall(text.replace(" ", "") if _CJK.search(text) else stripped)
-        ),
-        names=names,
+        numbers=_numbers(stripped),
+        names=_names(stripped),
         summary_tokens=_tokens(normalise_headline(summary)) if summary else frozenset(),
+        summary_numbers=_numbers(summary),
+        summary_names=_names(_SENTENCE_START.sub(" ", summary)),
     )
+
+
+def _numbers(text: str) -> frozenset[str]:
+    return frozenset(n.replace(",", "") for n in _NUMBER.findall(text))
+
+
+def _names(text: str) -> frozenset[str]:
+    """Capitalised words: places, people, organisations (and, in Title Case, every word)."""
+    words = (_fold(_POSSESSIVE.sub("", word)) for word in _CAPITALISED.findall(text))
+    return frozenset(word for word in words if word and word not in STOP_WORDS)
 
 
 def compare(a: Headline, b: Headline) -> Match:
@@ -278,22 +304,33 @@ def compare(a: Headline, b: Headline) -> Match:
     jaccard = len(shared) / len(a.tokens | b.tokens)
     containment = len(shared) / min(len(a.tokens), len(b.tokens))
     score = max(jaccard, containment * SAME_STORY_JACCARD / SAME_STORY_CONTAINMENT)
-    if a.names and b.names and not a.names & b.names:
+    if a.names and b.names and not a.names & b.names and jaccard < NAMES_OVERRULED:
         return Match(False, score, f"different names ({_listed(a.names)} / {_listed(b.names)})")
     # A rising toll in the same place is the same story; other numbers in other places are not.
     if a.numbers and b.numbers and a.numbers != b.numbers and (not a.names & b.names or jaccard < SAME_STORY_JACCARD):
         return Match(False, score, f"different numbers ({_listed(a.numbers)} / {_listed(b.numbers)})")
+    summary = _jaccard(a.summary_tokens, b.summary_tokens) if a.summary_tokens and b.summary_tokens else None
+    # The same headline over different facts: a recurring "Asian markets open lower", another country's bank.
+    if summary is not None and summary < SUMMARY_CONFLICT and _facts_differ(a, b):
+        return Match(False, score, f"the summaries give different facts ({summary:.2f} of their words shared)")
     if jaccard >= SAME_STORY_JACCARD:
         return Match(True, score, f"headlines share {len(shared)} of {len(a.tokens | b.tokens)} words")
     if containment >= SAME_STORY_CONTAINMENT and min(len(a.tokens), len(b.tokens)) >= MIN_MATCH_TOKENS + 1:
         return Match(True, score, "one headline is a shortened copy of the other")
-    if jaccard >= SUMMARY_SUPPORT_JACCARD and a.summary_tokens and b.summary_tokens:
-        summary_jaccard = len(a.summary_tokens & b.summary_tokens) / len(a.summary_tokens | b.summary_tokens)
-        if summary_jaccard >= SUMMARY_AGREEMENT:
-            return Match(
-                True, score, f"similar headlines and summaries ({summary_jaccard:.2f} of summary words shared)"
-            )
+    if summary is not None and jaccard >= SUMMARY_SUPPORT_JACCARD and summary >= SUMMARY_AGREEMENT:
+        return Match(True, score, f"similar headlines and summaries ({summary:.2f} of summary words shared)")
     return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
+
+
+def _facts_differ(a: Headline, b: Headline) -> bool:
+    """Summaries with numbers or names, none of them shared."""
+    numbers = a.summary_numbers and b.summary_numbers and not a.summary_numbers & b.summary_numbers
+    names = a.summary_names and b.summary_names and not a.summary_names & b.summary_names
+    return bool(numbers or names)
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b)
 
 
 def choose_story(head: Headline, candidates: Sequence[tuple[int, Headline]]) -> int | None:
@@ -327,10 +364,18 @@ def _tokens(text: str) -> frozenset[str]:
             for run in runs:
                 tokens.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
             rest = _CJK_RUN.sub(" ", word).split()
-            tokens.update(w for w in rest if w not in STOP_WORDS)
+            tokens.update(_stem(w) for w in rest if w not in STOP_WORDS)
         elif word not in STOP_WORDS:
-            tokens.add(word)
+            tokens.add(_stem(word))
     return frozenset(tokens)
+
+
+def _stem(word: str) -> str:
+    """Spelling variants wires use for one thing: "bln"/"billion", "pct"/"percent", plurals."""
+    word = UNIT_SYNONYMS.get(word, word)
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss") and not word.isdigit():
+        return word[:-1]
+    return word
 
 
 def _strip_decorations(text: str) -> str:

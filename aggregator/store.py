@@ -500,14 +500,6 @@ class Store:
             ).fetchone()
             if row:
                 return int(row[0])
-        if item.fingerprint:
-            row = self.db.execute(
-                """SELECT id FROM stories WHERE fingerprint = ? AND published BETWEEN ? AND ?
-                   ORDER BY published LIMIT 1""",
-                [item.fingerprint, earliest, latest],
-            ).fetchone()
-            if row:
-                return int(row[0])
         if choose_story and item.match_keys:
             marks = ",".join("?" * len(item.match_keys))
             rows = self.db.execute(

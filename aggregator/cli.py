@@ -425,7 +425,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for path in files:
             print(f"  {path}")
         shown = stories[:12]
-        print(f'\n"{settings.output.title}": {len(stories)} stories; the first {len(shown)}:')
+        print(f'\n"{settings.output.title}" carries the latest {len(stories)} stories; the first {len(shown)}:')
         credits = {s.first.id: len({r.source_id for r in s.reports}) for s in shown}
         _print_ticker([story.first for story in shown], credits=credits)
         print(f"\nExplore it: offthewire --config {demo.config} items   (or: list, topics, explain 1)")
@@ -512,7 +512,8 @@ def _print_summary(summary: PollSummary) -> None:
         f"{summary.not_modified} not modified, {len(failed)} failed."
     )
     for outcome in failed:
-        print(f"  failed: {outcome.name} ({outcome.url}): {outcome.error}")
+        where = outcome.url if outcome.name == outcome.url else f"{outcome.name} ({outcome.url})"
+        print(f"  failed: {where}: {outcome.error}")
     warned = [o for o in summary.outcomes if o.warning]
     if warned:
         print(f"  {len(warned)} feeds had a survivable problem; `offthewire list` shows them.")

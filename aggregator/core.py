@@ -24,16 +24,7 @@ from typing import Any
 from aggregator import dedupe
 from aggregator.config import SLUG_PATTERN, PollSettings, Settings
 from aggregator.exceptions import ConfigError, InvalidURLError, ParseError, StorageError
-from aggregator.fetch import fetch_all
-from aggregator.parse import parse_feed, plain_text
-from aggregator.publish import (
-    MERGED_FEED_FILE,
-    MERGED_FEED_PATH,
-    FeedSpec,
-    render_atom,
-    topic_feed_file,
-    topic_feed_path,
-)
+from aggregator.parse import plain_text
 from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
 from aggregator.store import NewItem, Store, StoredReport, from_text
 from aggregator.topics import TopicMatcher
@@ -87,7 +78,7 @@ def utc_now() -> datetime:
 class Aggregator:
     """One offthewire installation: its settings, its database and its output directory."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock = utc_now, fetcher: Fetcher = fetch_all):
+    def __init__(self, settings: Settings, store: Store, clock: Clock = utc_now, fetcher: Fetcher | None = None):
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -186,8 +177,15 @@ class Aggregator:
         self, sources: Sequence[Source], on_result: Callable[[FetchResult], None] | None
     ) -> list[FetchResult]:
         self._running_fetch = (asyncio.get_running_loop(), asyncio.current_task())
+        if self.fetcher is None:
+            # Imported when first needed, like feedparser and feedgen below: `add`, `list` and
+            # `items` answer without loading the HTTP client or the feed libraries.
+            from aggregator.fetch import fetch_all
+
+            self.fetcher = fetch_all
+        fetcher = self.fetcher
         try:
-            return await self.fetcher(sources, self.settings.poll, on_result)
+            return await fetcher(sources, self.settings.poll, on_result)
         finally:
             self._running_fetch = None
 
@@ -234,6 +232,8 @@ class Aggregator:
                 next_at=decision.at,
                 elapsed=result.elapsed,
             )
+        from aggregator.parse import parse_feed
+
         try:
             parsed = parse_feed(body, result.headers, result.final_url, now)
         except ParseError as exc:
@@ -468,6 +468,15 @@ class Aggregator:
 
     def publish(self) -> list[Path]:
         """Rewrite every output feed from the database; returns the files whose content changed."""
+        from aggregator.publish import (
+            MERGED_FEED_FILE,
+            MERGED_FEED_PATH,
+            FeedSpec,
+            render_atom,
+            topic_feed_file,
+            topic_feed_path,
+        )
+
         self._apply_topic_rules()
         output = self.settings.output
         install_id = self.store.meta("install_id")
@@ -514,11 +523,13 @@ class Aggregator:
 
     def output_files(self) -> list[Path]:
         """The merged feed's file, then each topic's."""
+        from aggregator.publish import MERGED_FEED_FILE, topic_feed_file
+
         files = [self.settings.output.dir / MERGED_FEED_FILE]
         return files + [self.settings.output.dir / topic_feed_file(info.topic.slug) for info in self.topics()]
 
 
-def make_aggregator(settings: Settings, clock: Clock = utc_now, fetcher: Fetcher = fetch_all) -> Aggregator:
+def make_aggregator(settings: Settings, clock: Clock = utc_now, fetcher: Fetcher | None = None) -> Aggregator:
     """An Aggregator over the database named in `settings`, created or upgraded as needed."""
     return Aggregator(settings, Store(settings.storage.path), clock=clock, fetcher=fetcher)
 

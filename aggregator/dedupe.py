@@ -227,7 +227,7 @@ SUMMARY_AGREEMENT = 0.4
 # Summaries sharing under this much, with different figures or names, are about different events.
 SUMMARY_CONFLICT = 0.3
 # Headlines this alike are one story even if their capitalised words differ ("Thai" / "Thailand").
-NAMES_OVERRULED = 0.75
+NAMES_OVERRULED = 0.8
 LSH_BANDS = 16
 LSH_ROWS = 2
 _PRIME = (1 << 61) - 1

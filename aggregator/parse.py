@@ -18,7 +18,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
 import nh3
 
 from aggregator.exceptions import ParseError
@@ -100,6 +99,8 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) -> ParsedFeed:
     """Parse a fetched document; `url` resolves relative links, `now` is the first-seen time."""
+    import feedparser  # here, not at the top: topic rules use plain_text without needing the parser
+
     response_headers = {key.lower(): value for key, value in headers.items()}
     response_headers.setdefault("content-location", url)
     try:

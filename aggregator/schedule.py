@@ -22,8 +22,8 @@ from aggregator.types import FeedHints, Source
 MAX_DOUBLINGS = 16
 ADAPTIVE_WINDOW = timedelta(days=7)
 ADAPTIVE_MIN_ITEMS = 3
-# Poll about twice per average gap between a wire's items: a new item waits half a gap at most.
-POLLS_PER_GAP = 2
+# Poll once per average gap between a wire's items: a new item waits half a gap on average.
+POLLS_PER_GAP = 1
 # A source that published fewer than ADAPTIVE_MIN_ITEMS in a week is polled this much less often.
 QUIET_FACTOR = 4
 
@@ -96,7 +96,7 @@ def jitter_chance(source_id: int, now: datetime) -> float:
 
 
 def adaptive_interval(now: datetime, published: Sequence[datetime], settings: PollSettings) -> timedelta | None:
-    """Half the average gap between the last week's items; None when there are too few to tell."""
+    """The average gap between the last week's items; None when there are too few to tell."""
     recent = sorted(p for p in published if now - ADAPTIVE_WINDOW <= p <= now)
     if len(recent) < ADAPTIVE_MIN_ITEMS:
         return None

@@ -130,3 +130,90 @@ def test_retry_after_is_ignored_for_other_statuses() -> None:
 def test_skip_hours_move_the_poll_to_the_next_allowed_hour() -> None:
     outcome = PollResult(status=200, hints=FeedHints(skip_hours=frozenset({12, 13})))
     assert decide(outcome=outcome).at == datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+
+
+def test_sy_update_period_lengthens_the_interval_and_names_itself() -> None:
+    outcome = PollResult(status=200, hints=FeedHints(update_minutes=120.0))
+    decision = decide(outcome=outcome)
+    assert wait(decision) == timedelta(hours=2)
+    assert decision.reason.startswith("sy:updatePeriod")
+
+
+def test_expires_counts_from_the_server_date() -> None:
+    headers = {"date": "Sat, 28 Nov 2026 11:00:00 GMT", "expires": "Sat, 28 Nov 2026 12:00:00 GMT"}
+    decision = decide(outcome=PollResult(status=200, headers=headers))
+    assert wait(decision) == timedelta(hours=1)
+    assert decision.reason.startswith("Expires")
+
+
+def test_max_age_wins_over_expires_and_no_cache_cancels_it() -> None:
+    both = {"cache-control": "public, max-age=3600", "expires": "Sat, 28 Nov 2026 20:00:00 GMT"}
+    assert wait(decide(outcome=PollResult(status=200, headers=both))) == timedelta(hours=1)
+    no_cache = {"cache-control": "no-cache, max-age=3600"}
+    assert wait(decide(outcome=PollResult(status=200, headers=no_cache))) == timedelta(minutes=15)
+
+
+def test_retry_after_as_an_http_date_on_503() -> None:
+    outcome = failed(1, status=503, headers={"retry-after": "Sat, 28 Nov 2026 15:00:00 GMT"})
+    decision = decide(outcome=outcome)
+    assert wait(decision) == timedelta(hours=3)
+    assert "Retry-After" in decision.reason
+
+
+def test_skip_hours_across_midnight_and_skip_days_move_to_the_first_allowed_hour() -> None:
+    late = NOW.replace(hour=23, minute=50)  # a Saturday
+    hints = FeedHints(skip_hours=frozenset({0, 1, 23}), skip_days=frozenset({6}))  # and never on Sunday
+    decision = next_check(late, source(), PollResult(status=200, hints=hints), SETTINGS, NO_JITTER)
+    assert decision.at == datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    assert "skipHours/skipDays" in decision.reason
+
+
+def test_every_hour_skipped_is_ignored_rather_than_never_polling() -> None:
+    hints = FeedHints(skip_hours=frozenset(range(24)))
+    assert wait(decide(outcome=PollResult(status=200, hints=hints))) == timedelta(minutes=15)
+
+
+def test_busy_wire_is_polled_sooner_and_quiet_one_later() -> None:
+    busy = [NOW - timedelta(minutes=4 * n) for n in range(20)]  # an item every 4 minutes
+    quiet = [NOW - timedelta(days=3)]
+    busy_wait = wait(decide(outcome=PollResult(status=200, recent_published=busy)))
+    quiet_decision = decide(outcome=PollResult(status=200, recent_published=quiet))
+    assert busy_wait == timedelta(minutes=4)
+    assert wait(quiet_decision) == timedelta(minutes=60)
+    assert "quiet" in quiet_decision.reason
+
+
+def test_publishing_rate_is_held_to_the_floor() -> None:
+    torrent = [NOW - timedelta(seconds=10 * n) for n in range(30)]
+    decision = decide(outcome=PollResult(status=200, recent_published=torrent))
+    assert wait(decision) == timedelta(minutes=1)
+    assert "floor" in decision.reason
+
+
+def test_a_source_every_beats_the_publishing_rate() -> None:
+    busy = [NOW - timedelta(minutes=4 * n) for n in range(20)]
+    assert wait(decide(source(every_minutes=30), PollResult(status=200, recent_published=busy))) == timedelta(
+        minutes=30
+    )
+
+
+def test_network_down_keeps_the_normal_interval_without_backoff() -> None:
+    outcome = PollResult(status=None, failed=True, error_count=4, network_down=True)
+    decision = decide(outcome=outcome)
+    assert wait(decision) == timedelta(minutes=15)
+    assert "network" in decision.reason
+
+
+def test_a_failing_source_is_never_dropped_it_is_retried_at_the_cap() -> None:
+    for errors in (20, 200):
+        assert wait(decide(outcome=failed(errors))) == timedelta(hours=24)
+
+
+def test_considered_lists_every_hint_that_was_weighed() -> None:
+    outcome = PollResult(
+        status=200, headers={"cache-control": "max-age=600"}, hints=FeedHints(ttl_minutes=30, update_minutes=60.0)
+    )
+    considered = decide(outcome=outcome).considered
+    assert any(line.startswith("RSS <ttl>") for line in considered)
+    assert any(line.startswith("sy:updatePeriod") for line in considered)
+    assert any(line.startswith("Cache-Control max-age") for line in considered)

@@ -206,32 +206,14 @@ class Aggregator:
             return self._failed(source, result, result.error, now, network_down)
         name = source.display_name
         if result.not_modified:
-            decision = self._healthy(source, result, now, source.hints, keep_validators=True)
             log.info("%s: HTTP 304 in %.2f s, not modified", name, result.elapsed)
-            return UpdateOutcome(
-                source.id,
-                source.url,
-                name,
-                result.status,
-                not_modified=True,
-                next_at=decision.at,
-                elapsed=result.elapsed,
-            )
+            return self._unchanged(source, result, now, keep_validators=True)
         body = result.body or b""
         digest = dedupe.body_hash(body)
         # Same bytes as last time (a server without validators): nothing can have changed.
         if digest == source.body_hash:
-            decision = self._healthy(source, result, now, source.hints, body_hash=digest)
             log.info("%s: HTTP %s in %.2f s, same bytes as before", name, result.status, result.elapsed)
-            return UpdateOutcome(
-                source.id,
-                source.url,
-                name,
-                result.status,
-                not_modified=True,
-                next_at=decision.at,
-                elapsed=result.elapsed,
-            )
+            return self._unchanged(source, result, now, body_hash=digest)
         from aggregator.parse import parse_feed
 
         try:
@@ -279,6 +261,18 @@ class Aggregator:
             counts.updated,
             merged=counts.merged,
             warning=parsed.warning,
+            next_at=decision.at,
+            elapsed=result.elapsed,
+        )
+
+    def _unchanged(self, source: Source, result: FetchResult, now: datetime, **extra: Any) -> UpdateOutcome:
+        decision = self._healthy(source, result, now, source.hints, **extra)
+        return UpdateOutcome(
+            source.id,
+            source.url,
+            source.display_name,
+            result.status,
+            not_modified=True,
             next_at=decision.at,
             elapsed=result.elapsed,
         )

@@ -466,18 +466,10 @@ class Store:
                 "source_id": source.id,
                 "key": item.key,
                 "story_id": story_id,
-                "title": item.title,
-                "link": item.link,
-                "canonical_link": item.canonical_link,
-                "summary": item.summary,
-                "content": item.content,
-                "author": item.author,
+                **_content_fields(item),
                 "published": to_text(published),
                 "updated": to_text(updated),
                 "first_seen": to_text(now),
-                "content_hash": item.content_hash,
-                "categories": json.dumps(list(item.categories)),
-                "language": item.language,
             },
         )
         self._set_topics(item_id, item.topics)
@@ -531,16 +523,8 @@ class Store:
         stored = from_text(stored_updated) or now
         updated = item.updated if item.updated and item.updated > stored else max(now, stored)
         fields: dict[str, Any] = {
-            "title": item.title,
-            "link": item.link,
-            "canonical_link": item.canonical_link,
-            "summary": item.summary,
-            "content": item.content,
-            "author": item.author,
+            **_content_fields(item),
             "updated": to_text(updated),
-            "content_hash": item.content_hash,
-            "categories": json.dumps(list(item.categories)),
-            "language": item.language,
             "revisions": revisions,
             "revisions_since": to_text(since),
         }
@@ -700,6 +684,21 @@ def _source(row: dict[str, Any]) -> Source:
         next_reason=row["next_reason"],
         schedule_considered=tuple(json.loads(row["schedule_considered"] or "[]")),
     )
+
+
+def _content_fields(item: NewItem) -> dict[str, Any]:
+    """The columns an upstream rewrite can change."""
+    return {
+        "title": item.title,
+        "link": item.link,
+        "canonical_link": item.canonical_link,
+        "summary": item.summary,
+        "content": item.content,
+        "author": item.author,
+        "content_hash": item.content_hash,
+        "categories": json.dumps(list(item.categories)),
+        "language": item.language,
+    }
 
 
 def _header_text(value: bytes | str | None) -> str | None:

@@ -8,7 +8,7 @@ of its kind sends; the baseline polls every source every `[poll] every` minutes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from aggregator.config import PollSettings
@@ -23,7 +23,7 @@ DAY = timedelta(days=1)
 class Wire:
     name: str
     items_per_day: int
-    hints: FeedHints = FeedHints()
+    hints: FeedHints = field(default_factory=FeedHints)
     headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -69,7 +69,9 @@ def main() -> None:
         print(f"{wire.name:<42}{fixed:>13}{hinted:>12}")
     total_fixed = fixed * len(WIRES)
     saved = 1 - total_hinted / total_fixed
-    print(f"{'all':<42}{total_fixed:>13}{total_hinted:>12}   ratio {total_hinted / total_fixed:.2f} ({saved:.0%} saved)")
+    print(
+        f"{'all':<42}{total_fixed:>13}{total_hinted:>12}   ratio {total_hinted / total_fixed:.2f} ({saved:.0%} saved)"
+    )
 
 
 if __name__ == "__main__":

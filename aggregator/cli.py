@@ -23,6 +23,7 @@ from aggregator import __version__
 from aggregator.config import Settings, find_config_file, load_settings
 from aggregator.core import Aggregator, make_aggregator, utc_now
 from aggregator.exceptions import AggregatorError, ConfigError
+from aggregator.opml import OpmlFeed
 from aggregator.types import FetchResult, Item, PollSummary, Source, Topic
 
 if TYPE_CHECKING:
@@ -120,6 +121,13 @@ def _parser() -> argparse.ArgumentParser:
     why.add_argument("first", type=int, metavar="ITEM_A")
     why.add_argument("second", type=int, metavar="ITEM_B")
     why.add_argument("--json", action="store_true", help="print JSON")
+
+    for name, handler in (("pause", cmd_pause), ("resume", cmd_resume)):
+        command(name, handler).add_argument("source", metavar="URL_OR_ID")
+
+    command("import-opml", cmd_import_opml).add_argument("file", type=Path, metavar="FILE")
+    export = command("export-opml", cmd_export_opml)
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of to stdout")
 
     command("run", cmd_run)
 
@@ -391,6 +399,57 @@ def cmd_why(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pause(args: argparse.Namespace) -> int:
+    """Stop polling a source; its items stay in the feeds."""
+    with _aggregator(args) as aggregator:
+        source = aggregator.set_paused(args.source, paused=True)
+    print(f"Paused source {source.id}: {source.url}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Poll a paused (or 410-disabled) source again, starting at the next poll."""
+    with _aggregator(args) as aggregator:
+        source = aggregator.set_paused(args.source, paused=False)
+    print(f"Resumed source {source.id}: {source.url} (due now)")
+    return 0
+
+
+def cmd_import_opml(args: argparse.Namespace) -> int:
+    """Subscribe to every feed of an OPML file; its folders and categories become topics."""
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {args.file}: {exc.strerror or exc}.") from exc
+    with _aggregator(args) as aggregator:
+        progress = _Progress(0, sys.stderr) if not args.quiet else None
+        summary = aggregator.import_opml(data, str(args.file), on_feed=progress.step if progress else None)
+        if progress:
+            progress.done()
+    print(
+        f"Imported {args.file}: {len(summary.added)} sources added, {len(summary.skipped)} already subscribed, "
+        f"{len(summary.invalid)} not http(s) feeds."
+    )
+    for url, reason in summary.invalid:
+        print(f"  skipped {url}: {reason}")
+    return 0
+
+
+def cmd_export_opml(args: argparse.Namespace) -> int:
+    """Write the subscriptions as OPML 2.0 (topics as categories), to stdout or -o FILE."""
+    with _aggregator(args) as aggregator:
+        document = aggregator.export_opml()
+    if args.output:
+        try:
+            args.output.write_bytes(document)
+        except OSError as exc:
+            raise ConfigError(f"Cannot write {args.output}: {exc.strerror or exc}.") from exc
+        print(f"Wrote {args.output}")
+    else:
+        sys.stdout.buffer.write(document)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The daemon: poll on schedule and serve the feeds over HTTP until SIGTERM/SIGINT; SIGHUP reloads."""
     from aggregator.daemon import Daemon
@@ -488,7 +547,7 @@ class _Progress:
         self.stream = stream
         self.enabled = stream.isatty()
 
-    def step(self, result: FetchResult) -> None:
+    def step(self, result: FetchResult | OpmlFeed) -> None:
         self.count += 1
         if not self.enabled:
             return

@@ -23,7 +23,8 @@ from typing import Any
 
 from aggregator import dedupe
 from aggregator.config import SLUG_PATTERN, PollSettings, Settings
-from aggregator.exceptions import ConfigError, InvalidURLError, ParseError, StorageError
+from aggregator.exceptions import AlreadySubscribedError, ConfigError, InvalidURLError, ParseError, StorageError
+from aggregator.opml import OpmlFeed, parse_opml, render_opml
 from aggregator.parse import plain_text
 from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
 from aggregator.store import NewItem, Store, StoredReport, from_text
@@ -57,6 +58,15 @@ class TopicInfo:
     topic: Topic
     item_count: int
     configured: bool
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What `import-opml` did: sources added, URLs already subscribed, outlines that were not feeds."""
+
+    added: tuple[Source, ...]
+    skipped: tuple[str, ...]
+    invalid: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,33 @@ class Aggregator:
     def sources(self) -> list[Source]:
         """Every subscribed source with its health."""
         return self.store.sources()
+
+    def set_paused(self, url_or_id: str, paused: bool) -> Source:
+        """Stop polling a source (its items stay), or start again: a resumed source is due at once."""
+        source = self.find_source(url_or_id)
+        self.store.set_enabled(source.id, not paused)
+        return self.store.source(source.id)
+
+    def import_opml(self, data: bytes, name: str, on_feed: Callable[[OpmlFeed], None] | None = None) -> ImportSummary:
+        """Subscribe to every feed of an OPML list; folders and categories become topics."""
+        added: list[Source] = []
+        skipped: list[str] = []
+        invalid: list[tuple[str, str]] = []
+        for feed in parse_opml(data, name):
+            try:
+                added.append(self.add_source(feed.url, name=feed.title, topics=feed.topics))
+            except AlreadySubscribedError:
+                skipped.append(feed.url)
+            except InvalidURLError as exc:
+                invalid.append((feed.url, str(exc)))
+            if on_feed:
+                on_feed(feed)
+        return ImportSummary(tuple(added), tuple(skipped), tuple(invalid))
+
+    def export_opml(self) -> bytes:
+        """Every source as OPML 2.0, topics as categories (the same document as /sources.opml)."""
+        created = from_text(self.store.meta("created_at")) or self.clock()
+        return render_opml(self.sources(), f"{self.settings.output.title}: subscriptions", created)
 
     # Polling
 

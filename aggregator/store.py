@@ -355,6 +355,14 @@ class Store:
             self._mark_outputs_stale()
             return int(deleted)
 
+    def set_enabled(self, source_id: int, enabled: bool) -> None:
+        with self.transaction():
+            reason = None if enabled else "paused"
+            self.db.execute(
+                "UPDATE sources SET enabled = ?, next_fetch_at = NULL, next_reason = ? WHERE id = ?",
+                [int(enabled), reason, source_id],
+            )
+
     def move_source(self, source_id: int, new_url: str) -> Source:
         """The feed moved for good: poll the new URL, keep the old one as an alias."""
         old = self.source(source_id).url

@@ -26,7 +26,6 @@ from aggregator.config import SLUG_PATTERN
 from aggregator.core import Aggregator
 from aggregator.exceptions import AggregatorError
 from aggregator.metrics import Metrics
-from aggregator.opml import render_opml
 from aggregator.pages import FeedLink, Pages, TopicBlock
 from aggregator.publish import MERGED_FEED_FILE, MERGED_FEED_PATH, topic_feed_file, topic_feed_path
 from aggregator.store import from_text
@@ -151,10 +150,9 @@ class _Service:
         return self._conditional(request, html.encode(), "text/html; charset=utf-8", updated, FEED_MAX_AGE)
 
     async def opml(self, request: web.Request) -> web.StreamResponse:
+        body = self.reader.export_opml()
         created = from_text(self.reader.store.meta("created_at")) or datetime.now(UTC)
-        sources = self.reader.sources()
-        body = render_opml(sources, f"{self.output.title}: subscriptions", created)
-        modified = max((s.last_fetched_at for s in sources if s.last_fetched_at), default=created)
+        modified = max((s.last_fetched_at for s in self.reader.sources() if s.last_fetched_at), default=created)
         return self._conditional(request, body, "text/x-opml; charset=utf-8", modified, PAGE_MAX_AGE)
 
     async def healthz(self, request: web.Request) -> web.StreamResponse:

@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         "--topic", action="append", default=[], metavar="SLUG", help="put every item in this topic; repeatable"
     )
     add.add_argument("--every", type=int, metavar="MINUTES", help="minutes between polls (default: [poll] every)")
+    add.add_argument("--test", action="store_true", help="fetch the feed once and report, without subscribing")
 
     remove = command("remove", cmd_remove)
     remove.add_argument("source", metavar="URL_OR_ID")
@@ -142,11 +143,44 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    """Subscribe to a feed URL (no network needed); prints the new source's id."""
+    """Subscribe to a feed URL (no network needed); prints the new source's id. With --test, fetch it
+    once and report what was found, without subscribing."""
+    if args.test:
+        return _add_test(args)
     with _aggregator(args) as aggregator:
         source = aggregator.add_source(args.url, name=args.name, topics=args.topic, every_minutes=args.every)
     print(f"Added source {source.id}: {source.url}")
     return 0
+
+
+def _add_test(args: argparse.Namespace) -> int:
+    with _aggregator(args) as aggregator:
+        check = aggregator.try_feed(args.url)
+    fetch, parsed = check.fetch, check.parsed
+    print(f"URL:         {fetch.url}" + (f" (redirected to {fetch.final_url})" if fetch.final_url != fetch.url else ""))
+    print(f"Status:      {fetch.status if fetch.status is not None else 'no response'} in {fetch.elapsed:.2f} s")
+    if parsed:
+        meta = parsed.meta
+        print(f"Format:      {meta.version or 'unknown'}")
+        print(f"Title:       {meta.title or '(none)'}")
+        print(f"Entries:     {len(parsed.entries)}")
+        hints = meta.hints
+        shown = [
+            f"ttl {hints.ttl_minutes} min" if hints.ttl_minutes else "",
+            f"sy:updatePeriod {hints.update_minutes:g} min" if hints.update_minutes else "",
+            f"skipHours {sorted(hints.skip_hours)}" if hints.skip_hours else "",
+            f"skipDays {sorted(hints.skip_days)}" if hints.skip_days else "",
+            f"Cache-Control {fetch.headers['cache-control']}" if "cache-control" in fetch.headers else "",
+        ]
+        print(f"Hints:       {', '.join(h for h in shown if h) or 'none'}")
+        if parsed.warning:
+            print(f"Warning:     {parsed.warning}")
+    print(f"Validators:  ETag {_printable(fetch.etag) or '(none)'}; Last-Modified {fetch.last_modified or '(none)'}")
+    if check.error:
+        print(f"Error:       {check.error}")
+    print(f"Next poll:   in {_span(check.decision.interval.total_seconds())}, because {check.decision.reason}")
+    print("Not subscribed; `offthewire add URL` subscribes.")
+    return 1 if check.error else 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from aggregator.types import (
     FetchResult,
     Item,
     ItemFacts,
+    ParsedFeed,
     PollSummary,
     Source,
     Story,
@@ -58,6 +59,16 @@ class TopicInfo:
     topic: Topic
     item_count: int
     configured: bool
+
+
+@dataclass(frozen=True)
+class FeedCheck:
+    """`add --test`: what one fetch of a feed found, and when it would be polled next."""
+
+    fetch: FetchResult
+    parsed: ParsedFeed | None
+    error: str | None
+    decision: Decision
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,33 @@ class Aggregator:
     def sources(self) -> list[Source]:
         """Every subscribed source with its health."""
         return self.store.sources()
+
+    def try_feed(self, url: str) -> FeedCheck:
+        """Fetch and parse a feed once without subscribing: what `add --test` reports."""
+        probe = Source(id=0, url=dedupe.normalise_source_url(url))
+        if self.fetcher is None:
+            from aggregator.fetch import fetch_all
+
+            self.fetcher = fetch_all
+        [result] = asyncio.run(self.fetcher([probe], self.settings.poll, None))
+        now = self.clock()
+        if result.error:
+            outcome = PollResult(status=result.status, failed=True, error_count=1, headers=result.headers)
+            return FeedCheck(result, None, result.error, self._decide(now, probe, outcome))
+        from aggregator.parse import parse_feed
+
+        try:
+            parsed = parse_feed(result.body or b"", result.headers, result.final_url, now)
+        except ParseError as exc:
+            outcome = PollResult(status=result.status, failed=True, error_count=1, headers=result.headers)
+            return FeedCheck(result, None, str(exc), self._decide(now, probe, outcome))
+        outcome = PollResult(
+            status=result.status,
+            headers=result.headers,
+            hints=parsed.meta.hints,
+            recent_published=[e.published for e in parsed.entries if e.published],
+        )
+        return FeedCheck(result, parsed, None, self._decide(now, probe, outcome))
 
     def set_paused(self, url_or_id: str, paused: bool) -> Source:
         """Stop polling a source (its items stay), or start again: a resumed source is due at once."""

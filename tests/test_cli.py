@@ -565,3 +565,28 @@ def test_demo_refuses_an_unrelated_folder(wire: Wire, tmp_path: Path) -> None:
     assert str(folder) in one_line_error(result)
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
     assert precious.read_text(encoding="utf-8") == "do not delete"
+
+
+def test_add_test_reports_the_feed_without_subscribing(wire: Wire, feed_server: FeedServer) -> None:
+    url = feed_server.serve(
+        "/probe.xml",
+        rss(
+            [
+                (f"urn:probe:{n}", f"Probe desk story {n}", f"https://probe.example/{n}", minutes_ago(n))
+                for n in range(3)
+            ]
+        ),
+        etag='"probe-1"',
+        last_modified="Sat, 28 Nov 2026 10:00:00 GMT",
+    )
+    missing = feed_server.url("/missing.xml")
+
+    found = wire.run("add", "--test", url)
+    failed = wire.run("add", "--test", missing)
+
+    assert found.returncode == 0, found.stderr
+    for expected in ("Status:      200", "Format:      rss20", "Entries:     3", 'ETag "probe-1"', "Next poll:"):
+        assert expected in found.stdout
+    assert failed.returncode == 1
+    assert "HTTP 404" in failed.stdout
+    assert json.loads(wire.run("list", "--json").stdout) == []

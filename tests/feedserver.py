@@ -79,8 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             route = state.routes.get(path)
         if route is None:
-            self._send(404, {"Content-Type": "text/plain"}, b"not found\n", send_body)
             self._record(path, headers, 404)
+            self._send(404, {"Content-Type": "text/plain"}, b"not found\n", send_body)
             return
         if route.delay > 0 and state.stopping.wait(min(route.delay, MAX_DELAY_SECONDS)):
             self.close_connection = True
@@ -93,16 +93,17 @@ class _Handler(BaseHTTPRequestHandler):
         if route.location is not None:
             response_headers["Location"] = route.location
         if route.status == 200 and self._not_modified(route, headers):
-            self._send(304, {k: v for k, v in response_headers.items() if k != "Content-Type"}, b"", False)
             self._record(path, headers, 304)
+            self._send(304, {k: v for k, v in response_headers.items() if k != "Content-Type"}, b"", False)
             return
         body = route.body
         zipped = route.gzip and "gzip" in headers.get("accept-encoding", "").lower()
         if zipped:
             body = gzip.compress(body, mtime=0)
             response_headers["Content-Encoding"] = "gzip"
-        self._send(route.status, response_headers, body, send_body)
+        # Recorded before answering, so the log is in the order the client saw the answers.
         self._record(path, headers, route.status, zipped)
+        self._send(route.status, response_headers, body, send_body)
 
     @staticmethod
     def _not_modified(route: Route, headers: dict[str, str]) -> bool:

@@ -382,7 +382,6 @@ class Aggregator:
                         language=entry.language,
                     )
                 ),
-                fingerprint=dedupe.headline_fingerprint(entry.title),
                 story_key=dedupe.story_key(source.url, key),
                 match_keys=tuple(dedupe.lsh_keys(dedupe.headline(entry.title))),
                 categories=entry.categories,

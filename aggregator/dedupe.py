@@ -1,4 +1,4 @@
-"""Identity and sameness, pure: canonical URLs, item keys, content hashes and headline fingerprints.
+"""Identity and sameness, pure: canonical URLs, item keys, content hashes, story matching by headline.
 
 - A *source URL* is normalised lightly (scheme and host case, default port, fragment), because two
   feeds that differ by `www.` or query may really be different feeds.
@@ -6,9 +6,8 @@
   query, no trailing slash), because wires hand out the same article under many spellings.
 - An item's key inside its source: its id/guid; else its canonical link; else a hash of title,
   date and summary.
-- A headline fingerprint is the headline with case, accents, punctuation and wire decorations
-  ("UPDATE 2-", " | Outlet") removed; two reports with the same fingerprint within the dedupe
-  window are one story.
+- A headline is normalised (case, accents, punctuation and wire decorations such as "UPDATE 2-"
+  and " | Outlet" removed) and compared as a set of words; see "Story matching" below.
 """
 
 from __future__ import annotations
@@ -79,9 +78,8 @@ _POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")
 _HYPHENATED = re.compile(r"(?<=[^\W\d])-(?=[^\W\d])")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
-# A headline this short ("Live updates", "In brief") names no particular event.
-MIN_FINGERPRINT_WORDS = 4
-MIN_FINGERPRINT_CJK_CHARS = 6
+# A headline in Chinese or Japanese this short (in characters) names no particular event.
+MIN_CJK_CHARS = 6
 
 
 def normalise_source_url(url: str) -> str:
@@ -187,14 +185,6 @@ def normalise_headline(title: str) -> str:
     return _NON_WORD.sub(" ", joined).strip()
 
 
-def headline_fingerprint(title: str) -> str | None:
-    """The normalised headline, or None when it is too short to identify one event."""
-    text = normalise_headline(title)
-    if _CJK.search(text):
-        return text if len(text.replace(" ", "")) >= MIN_FINGERPRINT_CJK_CHARS else None
-    return text if len(text.split()) >= MIN_FINGERPRINT_WORDS else None
-
-
 def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -238,6 +228,7 @@ _LSH_SEEDS = tuple(
 )  # fmt: skip
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # The first word of a sentence is capitalised whatever it is; in a summary it names nothing.
+_FIRST_WORD = re.compile(r"^\s*[\w'’-]+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?;:]\s+)[\w'’-]+")
 _CAPITALISED = re.compile(r"(?<![\w'’])([A-Z][\w'’-]+)")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
@@ -251,13 +242,16 @@ class Headline:
     tokens: frozenset[str]
     numbers: frozenset[str]
     names: frozenset[str]
+    places: frozenset[str] = frozenset()
     summary_tokens: frozenset[str] = frozenset()
     summary_numbers: frozenset[str] = frozenset()
     summary_names: frozenset[str] = frozenset()
 
     @property
     def specific(self) -> bool:
-        """False for "Live updates", "In pictures": too few words to name one event."""
+        """False for "Live updates", "In pictures", "台风登陆": too few words to name one event."""
+        if _CJK.search(self.text):
+            return len(self.text.replace(" ", "")) >= MIN_CJK_CHARS
         return len(self.tokens) >= MIN_MATCH_TOKENS
 
 
@@ -280,6 +274,7 @@ def headline(title: str, summary: str = "") -> Headline:
         tokens=_tokens(text),
         numbers=_numbers(stripped),
         names=_names(stripped),
+        places=_names(_FIRST_WORD.sub(" ", stripped, count=1)),
         summary_tokens=_tokens(normalise_headline(summary)) if summary else frozenset(),
         summary_numbers=_numbers(summary),
         summary_names=_names(_SENTENCE_START.sub(" ", summary)),
@@ -307,7 +302,7 @@ def compare(a: Headline, b: Headline) -> Match:
     if a.names and b.names and not a.names & b.names and jaccard < NAMES_OVERRULED:
         return Match(False, score, f"different names ({_listed(a.names)} / {_listed(b.names)})")
     # A rising toll in the same place is the same story; other numbers in other places are not.
-    if a.numbers and b.numbers and a.numbers != b.numbers and (not a.names & b.names or jaccard < SAME_STORY_JACCARD):
+    if a.numbers and b.numbers and a.numbers != b.numbers and (not a.places & b.places or jaccard < SAME_STORY_JACCARD):
         return Match(False, score, f"different numbers ({_listed(a.numbers)} / {_listed(b.numbers)})")
     summary = _jaccard(a.summary_tokens, b.summary_tokens) if a.summary_tokens and b.summary_tokens else None
     # The same headline over different facts: a recurring "Asian markets open lower", another country's bank.

@@ -139,6 +139,13 @@ def m005_item_facts_and_revisions(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE items ADD COLUMN revisions_since TEXT")
 
 
+@migrations()
+def m006_no_exact_fingerprints(db: sqlite_utils.Database) -> None:
+    # Stories are matched through story_keys now; the exact-headline column is gone.
+    db.execute("DROP INDEX IF EXISTS stories_fingerprint")
+    db.execute("ALTER TABLE stories DROP COLUMN fingerprint")
+
+
 @dataclass(frozen=True)
 class NewItem:
     """An item ready to store: the entry's fields plus its identity, topics and story match data."""
@@ -154,7 +161,6 @@ class NewItem:
     updated: datetime | None
     content_hash: str
     topics: tuple[str, ...]
-    fingerprint: str | None
     story_key: str
     match_keys: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
@@ -458,7 +464,6 @@ class Store:
                 "stories",
                 {
                     "key": item.story_key,
-                    "fingerprint": item.fingerprint,
                     "published": to_text(published),
                     "updated": to_text(updated),
                 },

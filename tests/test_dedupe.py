@@ -1,4 +1,4 @@
-"""dedupe: canonical URLs, source URL normalising, item keys, content hashes, headline fingerprints."""
+"""dedupe: canonical URLs, source URL normalising, item keys, content hashes, headline matching."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from hypothesis import strategies as st
 
 from aggregator.dedupe import (
     canonical_url,
+    choose_story,
+    compare,
     content_hash,
-    headline_fingerprint,
+    headline,
     item_key,
+    lsh_keys,
     normalise_headline,
     normalise_source_url,
     story_key,
@@ -283,49 +286,52 @@ HEADLINE = "Typhoon Senbai makes landfall in southeast China"
         "  Typhoon Senbai makes landfall in southeast China.  ",
     ],
 )
-def test_headline_fingerprint_ignores_wire_decorations_and_case(decorated: str) -> None:
-    assert headline_fingerprint(decorated) == headline_fingerprint(HEADLINE)
+def test_normalise_headline_ignores_wire_decorations_and_case(decorated: str) -> None:
+    assert normalise_headline(decorated) == normalise_headline(HEADLINE)
 
 
 def test_normalise_headline_is_lower_case_words() -> None:
     assert normalise_headline("UPDATE 2-Typhoon Senbai hits China - Meridian Wire") == "typhoon senbai hits china"
 
 
-def test_headline_fingerprint_treats_curly_and_straight_quotes_alike() -> None:
-    curly = headline_fingerprint("Minister calls talks \u201cconstructive\u201d and \u2018frank\u2019")
-    straight = headline_fingerprint("Minister calls talks \"constructive\" and 'frank'")
-    assert curly is not None
-    assert curly == straight
+def test_normalise_headline_treats_curly_and_straight_quotes_alike() -> None:
+    curly = normalise_headline("Minister calls talks \u201cconstructive\u201d and \u2018frank\u2019")
+    straight = normalise_headline("Minister calls talks \"constructive\" and 'frank'")
+    assert curly == straight == "minister calls talks constructive and frank"
 
 
-def test_headline_fingerprint_ignores_accents() -> None:
-    accented = headline_fingerprint("Floods hit São Paulo suburbs overnight")
-    assert accented is not None
-    assert accented == headline_fingerprint("Floods hit Sao Paulo suburbs overnight")
+def test_normalise_headline_ignores_accents() -> None:
+    accented = normalise_headline("Floods hit São Paulo suburbs overnight")
+    assert (
+        accented
+        == normalise_headline("Floods hit Sao Paulo suburbs overnight")
+        == "floods hit sao paulo suburbs overnight"
+    )
 
 
 @pytest.mark.parametrize("title", ["Live updates", "In brief", "UPDATE 1-Markets wrap", "", "台风登陆"])
-def test_headline_fingerprint_is_none_for_short_headlines(title: str) -> None:
-    assert headline_fingerprint(title) is None
+def test_short_headlines_name_no_event_and_match_nothing(title: str) -> None:
+    assert not headline(title).specific
+    assert not compare(headline(title), headline(title)).same
 
 
-def test_headline_fingerprint_of_chinese_headline() -> None:
-    fingerprint = headline_fingerprint("台风“森白”在福建沿海登陆")
-    assert fingerprint is not None
-    assert "森白" in fingerprint
-    assert fingerprint == headline_fingerprint("台风「森白」在福建沿海登陆")
+def test_chinese_headline_is_matched_by_character_pairs() -> None:
+    quoted = headline("台风“森白”在福建沿海登陆")
+    assert quoted.specific
+    assert {"森白", "福建", "登陆"} <= quoted.tokens
+    assert compare(quoted, headline("台风「森白」在福建沿海登陆")).same
 
 
-def test_headline_fingerprint_differs_when_numbers_differ() -> None:
-    six = headline_fingerprint("Earthquake of magnitude 6 hits northern coast")
-    seven = headline_fingerprint("Earthquake of magnitude 7 hits northern coast")
-    assert six is not None
-    assert seven is not None
-    assert six != seven
+def test_headlines_differing_only_in_their_numbers_are_different_events() -> None:
+    six = headline("Earthquake of magnitude 6 hits northern coast")
+    seven = headline("Earthquake of magnitude 7 hits northern coast")
+    match = compare(six, seven)
+    assert not match.same
+    assert match.reason.startswith("different numbers")
 
 
-def test_headline_fingerprint_differs_for_different_events() -> None:
-    assert headline_fingerprint(HEADLINE) != headline_fingerprint("Typhoon Senbai weakens over southeast China")
+def test_a_different_development_is_not_the_same_report() -> None:
+    assert not compare(headline(HEADLINE), headline("Typhoon Senbai weakens over southeast China")).same
 
 
 # --- story_key -------------------------------------------------------------------------------
@@ -341,3 +347,66 @@ def test_story_key_differs_per_source_and_item() -> None:
     key = story_key("https://example.com/feed.xml", "id:wire-1")
     assert key != story_key("https://example.com/other.xml", "id:wire-1")
     assert key != story_key("https://example.com/feed.xml", "id:wire-2")
+
+
+# Story matching by headline: the cases the rules exist for.
+
+
+def test_syndicated_copies_with_wire_decorations_match() -> None:
+    first = headline("Chebet breaks 10,000m world record in Oslo")
+    for copy in (
+        "UPDATE 2-Chebet Breaks 10,000m World Record in Oslo - Touchline Times",
+        "Chebet breaks 10,000m world record in Oslo | Harbour Daily",
+    ):
+        assert compare(first, headline(copy)).same
+
+
+def test_near_miss_quakes_in_other_places_do_not_match() -> None:
+    match = compare(
+        headline("Earthquake of magnitude 6.1 strikes off Hokkaido"),
+        headline("Earthquake of magnitude 5.4 strikes off Sumatra"),
+    )
+    assert not match.same
+
+
+def test_a_rising_toll_in_the_same_place_is_the_same_story() -> None:
+    match = compare(
+        headline("Floods in Kerala kill 12 as rivers burst banks"),
+        headline("Floods in Kerala kill 31 as rivers burst banks"),
+    )
+    assert match.same
+
+
+def test_the_same_headline_over_different_facts_is_a_different_story() -> None:
+    monday = headline("Asian markets open lower", "Nikkei down 0.6%, Kospi down 0.4% as the yen strengthened.")
+    tuesday = headline("Asian markets open lower", "Tokyo and Seoul slip after a weak Wall Street close.")
+    match = compare(monday, tuesday)
+    assert not match.same
+    assert "summaries" in match.reason
+
+
+def test_a_shortened_copy_matches() -> None:
+    assert compare(
+        headline("Skyhaven Airlines orders 60 widebody jets in $18 billion deal"),
+        headline("Skyhaven Airlines orders 60 wide-body jets in $18bn deal"),
+    ).same
+
+
+def test_lsh_keys_meet_for_near_identical_headlines_and_not_for_unrelated_ones() -> None:
+    a = set(lsh_keys(headline("Coastal states sign Blue Corridor fisheries pact in Lisbon")))
+    b = set(lsh_keys(headline("WRAPUP 1-Coastal States Sign 'Blue Corridor' Fisheries Pact in Lisbon")))
+    c = set(lsh_keys(headline("Wall Street opens higher as chip stocks rebound")))
+    assert len(a) == 16
+    assert a == b
+    assert not a & c
+    assert lsh_keys(headline("Live updates")) == []
+
+
+def test_choose_story_takes_the_best_matching_candidate() -> None:
+    new = headline("Typhoon Senbai makes landfall in Fujian; 300,000 evacuated")
+    candidates = [
+        (1, headline("Wall Street opens higher as chip stocks rebound")),
+        (2, headline("Typhoon Senbai makes landfall in Fujian, 300,000 evacuated - Meridian Wire")),
+    ]
+    assert choose_story(new, candidates) == 2
+    assert choose_story(new, candidates[:1]) is None

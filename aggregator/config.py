@@ -45,6 +45,7 @@ class PollSettings:
     cap: float = 1440.0
     jitter: float = 0.1
     tick: float = 30.0
+    block_private: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ _SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "cap": _POSITIVE_NUMBER,
         "jitter": _FRACTION,
         "tick": _POSITIVE_NUMBER,
+        "block_private": _BOOL,
     },
     "server": {"listen": _LISTEN},
     "dedupe": {"window_hours": _POSITIVE_NUMBER, "republish_updates": _BOOL, "max_revisions": _POSITIVE_INT},

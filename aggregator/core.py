@@ -128,6 +128,9 @@ class Aggregator:
     ) -> Source:
         """Subscribe to a feed URL (no network needed); raises InvalidURLError or AlreadySubscribedError."""
         normalised = dedupe.normalise_source_url(url)
+        refusal = dedupe.refused_target(normalised, self.settings.poll.block_private)
+        if refusal:
+            raise InvalidURLError(refusal[0].upper() + refusal[1:] + ".")
         _check_slugs(topics)
         if every_minutes is not None and every_minutes <= 0:
             raise ConfigError(f"--every must be a positive number of minutes, not {every_minutes}.")
@@ -215,6 +218,7 @@ class Aggregator:
     ) -> PollSummary:
         """Fetch the due sources (or all, or those named) once, store what is new, then publish
         (with `publish=False`, only when something changed)."""
+        self.store.check()
         if names:
             sources = list({s.id: s for s in (self.find_source(n) for n in names)}.values())
         elif every_source:

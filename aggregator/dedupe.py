@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import unicodedata
 import uuid
@@ -99,6 +100,22 @@ def normalise_source_url(url: str) -> str:
     if parts.username or parts.password:
         netloc = f"{parts.username or ''}{':' + parts.password if parts.password else ''}@{netloc}"
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def refused_target(url: str, block_private: bool) -> str | None:
+    """Why a fetch (or a redirect) to `url` is refused, or None: only http(s), and with
+    `block_private` no literal private, loopback, link-local or reserved address."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return f"refused to fetch {url[:200]!r}: only http and https URLs are fetched"
+    if block_private:
+        try:
+            address = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            return None  # a name: the resolver checks what it resolves to
+        if not address.is_global:
+            return f"refused to fetch {url[:200]!r}: {address} is a private address ([poll] block_private)"
+    return None
 
 
 def host_of(url: str) -> str:

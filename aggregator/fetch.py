@@ -4,6 +4,8 @@ Every fetch sends the stored validators back byte for byte (If-None-Match, If-Mo
 accepts gzip and deflate, follows at most 5 redirects, and is bounded by a total deadline
 (connect, headers and body together) and a body limit counted after decompression while
 reading. At most `[poll] concurrency` fetches are in flight, and `[poll] per_host` to one host.
+Redirects are followed here, not by aiohttp, so every target is checked: only http and https,
+and with `[poll] block_private` no loopback, private, link-local or metadata address.
 A failure is returned as the FetchResult's error, never raised: one source never stops the others.
 """
 
@@ -11,13 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
+import socket
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import aiohttp.abc
 
 from aggregator import __version__
 from aggregator.config import PollSettings
+from aggregator.dedupe import refused_target
 from aggregator.types import FetchResult, Source
 
 USER_AGENT = f"offthewire/{__version__} (news-wire feed aggregator; +https://pypi.org/project/offthewire/)"
@@ -26,6 +33,7 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
 MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK_BYTES = 64 * 1024
 
 
@@ -37,7 +45,8 @@ async def fetch_all(
     """Fetch every source concurrently; results in the order of `sources`."""
     global_slots = asyncio.Semaphore(settings.concurrency)
     host_slots: dict[str, asyncio.Semaphore] = {}
-    connector = aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=0, ttl_dns_cache=300)
+    resolver = PublicOnlyResolver() if settings.block_private else None
+    connector = aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=0, ttl_dns_cache=300, resolver=resolver)
     headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
 
     async with aiohttp.ClientSession(connector=connector, headers=headers, auto_decompress=True) as session:
@@ -56,7 +65,8 @@ async def fetch_all(
 
 
 async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: PollSettings) -> FetchResult:
-    """One conditional GET under the total deadline and the body limit."""
+    """One conditional GET under the total deadline and the body limit, following redirects by hand
+    so that every hop's target is checked (http/https only; no private address when blocked)."""
     request_headers = {}
     # A validator with bytes that are not UTF-8 cannot be sent back unchanged (aiohttp writes
     # headers as UTF-8), and a mangled one would never match: such a validator is not sent.
@@ -64,47 +74,80 @@ async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: Po
         request_headers["If-None-Match"] = source.etag
     if source.last_modified and _sendable(source.last_modified):
         request_headers["If-Modified-Since"] = source.last_modified
-    url = source.url
+    url = target = source.url
     loop = asyncio.get_running_loop()
     started = loop.time()
+    hops: list[int] = []
     try:
         async with asyncio.timeout(settings.timeout):
-            async with session.get(
-                url,
-                headers=request_headers,
-                allow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
-                timeout=aiohttp.ClientTimeout(total=None, connect=settings.timeout),
-            ) as response:
-                final_url = str(response.url)
-                headers = {key.lower(): value for key, value in response.headers.items()}
-                status = response.status
-                hops = [hop.status for hop in response.history]
-                # Only a chain of permanent redirects (301/308) means the feed itself has moved.
-                moved_to = final_url if hops and all(hop in (301, 308) for hop in hops) else None
-                result = functools.partial(FetchResult, url, final_url, status, headers, moved_to=moved_to)
-                if status == 304:
-                    return result(elapsed=loop.time() - started)
-                if not 200 <= status < 300:
-                    reason = f" {response.reason}" if response.reason else ""
-                    return result(error=f"HTTP {status}{reason}", elapsed=loop.time() - started)
-                body = await _read_capped(response, settings.max_bytes)
-                if body is None:
-                    error = f"the response is larger than the {settings.max_bytes:,}-byte limit"
-                    return result(error=error, elapsed=loop.time() - started)
-                return result(body=body, elapsed=loop.time() - started)
+            while True:
+                refusal = refused_target(target, settings.block_private)
+                if refusal:
+                    return FetchResult(url, target, error=refusal)
+                async with session.get(
+                    target,
+                    headers=request_headers,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=None, connect=settings.timeout),
+                ) as response:
+                    status = response.status
+                    location = response.headers.get("Location")
+                    if status in REDIRECTS and location:
+                        if len(hops) == MAX_REDIRECTS:
+                            return FetchResult(url, target, status, error=f"more than {MAX_REDIRECTS} redirects")
+                        hops.append(status)
+                        target = urljoin(target, location.strip())
+                        continue
+                    headers = {key.lower(): value for key, value in response.headers.items()}
+                    # Only a chain of permanent redirects (301/308) means the feed itself has moved.
+                    moved_to = target if hops and all(hop in (301, 308) for hop in hops) else None
+                    result = functools.partial(FetchResult, url, target, status, headers, moved_to=moved_to)
+                    if status == 304:
+                        return result(elapsed=loop.time() - started)
+                    if not 200 <= status < 300:
+                        reason = f" {response.reason}" if response.reason else ""
+                        return result(error=f"HTTP {status}{reason}", elapsed=loop.time() - started)
+                    body = await _read_capped(response, settings.max_bytes)
+                    if body is None:
+                        error = f"the response is larger than the {settings.max_bytes:,}-byte limit"
+                        return result(error=error, elapsed=loop.time() - started)
+                    return result(body=body, elapsed=loop.time() - started)
     except TimeoutError:
-        return FetchResult(url, url, error=f"no complete response within {settings.timeout:g} seconds")
-    except aiohttp.TooManyRedirects:
-        return FetchResult(url, url, error=f"more than {MAX_REDIRECTS} redirects")
+        return FetchResult(url, target, error=f"no complete response within {settings.timeout:g} seconds")
+    except PrivateAddressError as exc:
+        return FetchResult(url, target, error=str(exc))
     except aiohttp.InvalidURL as exc:
-        return FetchResult(url, url, error=f"invalid URL {exc}")
+        return FetchResult(url, target, error=f"invalid URL {exc}")
     except aiohttp.ClientConnectorError as exc:
-        return FetchResult(url, url, error=f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})")
+        if isinstance(exc.os_error, PrivateAddressError):
+            return FetchResult(url, target, error=str(exc.os_error))
+        why = exc.os_error.strerror or str(exc)
+        return FetchResult(url, target, error=f"cannot connect to {exc.host}:{exc.port} ({why})")
     except aiohttp.ClientPayloadError as exc:
-        return FetchResult(url, url, error=f"the response body is broken ({exc})")
+        return FetchResult(url, target, error=f"the response body is broken ({exc})")
     except aiohttp.ClientError as exc:
-        return FetchResult(url, url, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+        return FetchResult(url, target, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+
+
+class PrivateAddressError(OSError):
+    """A host name that resolves only to addresses `[poll] block_private` forbids."""
+
+
+class PublicOnlyResolver(aiohttp.abc.AbstractResolver):
+    """Resolves as usual, then drops every address that is not globally routable."""
+
+    def __init__(self) -> None:
+        self.resolver = aiohttp.ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        found = await self.resolver.resolve(host, port, family)
+        public = [entry for entry in found if ipaddress.ip_address(entry["host"]).is_global]
+        if not public:
+            raise PrivateAddressError(f"{host} resolves only to private addresses ([poll] block_private)")
+        return public
+
+    async def close(self) -> None:
+        await self.resolver.close()
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | None:

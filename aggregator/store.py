@@ -215,8 +215,25 @@ class Store:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.enable_wal()
             migrations.apply(self.db)
+            self._inode = path.stat().st_ino
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"The database {path} cannot be opened: {exc}.") from exc
+
+    def check(self) -> None:
+        """Raise StorageError when the database file was deleted or replaced under us, or does not
+        answer: an open connection would go on writing to a file nobody can see."""
+        try:
+            inode = self.path.stat().st_ino
+        except OSError:
+            raise StorageError(
+                f"The database {self.path} was deleted; restart offthewire to create a new one."
+            ) from None
+        if inode != self._inode:
+            raise StorageError(f"The database {self.path} was replaced; restart offthewire to use the new file.")
+        try:
+            self.db.execute("SELECT 1 FROM meta LIMIT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StorageError(f"The database {self.path} does not answer: {exc}.") from exc
 
     def close(self) -> None:
         self.db.conn.close()

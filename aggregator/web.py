@@ -160,6 +160,7 @@ class _Service:
         database: dict[str, Any] = {"ok": True}
         counts = {"total": 0, "ok": 0, "failing": 0, "disabled": 0}
         try:
+            self.reader.store.check()
             for source in self.reader.sources():
                 counts["total"] += 1
                 if not source.enabled:
@@ -171,8 +172,9 @@ class _Service:
         except (AggregatorError, sqlite3.Error) as exc:
             database = {"ok": False, "error": str(exc)}
         healthy = report.scheduler_alive and database["ok"]
+        status = "unavailable" if not healthy else "degraded" if report.last_error else "ok"
         body = {
-            "status": "ok" if healthy else "unavailable",
+            "status": status,
             "scheduler": {
                 "alive": report.scheduler_alive,
                 "last_tick": report.last_tick.strftime("%Y-%m-%dT%H:%M:%SZ") if report.last_tick else None,

@@ -1,0 +1,85 @@
+"""Faults of the machine, not of a source: an output folder that cannot be written, a deleted
+database. The daemon keeps serving what it has, /healthz says what is wrong, nothing stored is lost."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Wire, atom, minutes_ago
+from daemon_helpers import RunningDaemon, configure, free_port, wait_for
+from feedserver import FeedServer
+
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+
+
+def entries(prefix: str, count: int) -> list[tuple[str, str, str, object]]:
+    return [
+        (
+            f"urn:{prefix}:{n}",
+            f"{prefix.title()} desk story {n} on harbour traffic",
+            f"https://{prefix}.example/{n}",
+            minutes_ago(n),
+        )
+        for n in range(count)
+    ]
+
+
+def test_output_folder_replaced_by_a_file_keeps_serving_and_says_why(wire: Wire, feed_server: FeedServer) -> None:
+    # A folder that cannot be written, even by root: nobody can create files inside a regular file.
+    def break_topics(folder: object) -> None:
+        topics = wire.public / "topics"
+        for path in topics.iterdir():
+            path.unlink()
+        topics.rmdir()
+        topics.write_text("not a folder", encoding="utf-8")
+
+    _read_only_output(wire, feed_server, break_topics)
+
+
+def _read_only_output(wire: Wire, feed_server: FeedServer, break_it: object) -> None:
+    port = free_port()
+    configure(wire, port, poll={"cap": 0.02})
+    url = feed_server.serve("/wire.xml", atom(entries("alpha", 2)), content_type=ATOM_TYPE)
+    wire.add(url, "--topic", "world")
+    with RunningDaemon(wire, port) as daemon:
+        daemon.wait_ready()
+        merged = wire.public / "off-the-wire.atom"
+        wait_for(lambda: merged.is_file() and b"Alpha desk story 1" in merged.read_bytes(), 10, "the first publish")
+        before = merged.read_bytes()
+
+        break_it(wire.public)  # type: ignore[operator]
+        feed_server.update("/wire.xml", body=atom(entries("alpha", 3)))
+
+        health = wait_for(
+            lambda: (h := daemon.get("/healthz").json())["scheduler"]["last_error"] and h, 15, "the error in /healthz"
+        )
+        assert health["status"] == "degraded"
+        assert "cannot be written" in health["scheduler"]["last_error"]
+        assert daemon.get("/feeds/off-the-wire.atom").body == merged.read_bytes()
+        items = json.loads(wire.run("items", "--json").stdout)
+        assert len(items) == 3, "the new item is stored even though the feeds could not be written"
+        assert before  # the old file is still there and still served
+        assert daemon.alive()
+
+
+def test_deleted_database_turns_healthz_503_and_names_the_file(wire: Wire, feed_server: FeedServer) -> None:
+    port = free_port()
+    configure(wire, port, poll={"cap": 0.02})
+    wire.add(feed_server.serve("/wire.xml", atom(entries("beta", 2)), content_type=ATOM_TYPE))
+    with RunningDaemon(wire, port) as daemon:
+        daemon.wait_ready()
+        wait_for(lambda: (wire.public / "off-the-wire.atom").is_file(), 10, "the first publish")
+
+        for suffix in ("", "-wal", "-shm"):
+            wire.db_path.with_name(wire.db_path.name + suffix).unlink(missing_ok=True)
+
+        health = wait_for(lambda: (r := daemon.get("/healthz")).status == 503 and r, 10, "/healthz to turn 503")
+        body = health.json()
+        assert body["database"]["ok"] is False
+        assert "was deleted" in body["database"]["error"]
+        assert wire.db_path.name in body["database"]["error"]
+        feed = daemon.get("/feeds/off-the-wire.atom")
+        assert feed.status == 200
+        assert feed.body == (wire.public / "off-the-wire.atom").read_bytes()
+        assert daemon.alive()
+        assert "Traceback" not in daemon.log()

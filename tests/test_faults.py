@@ -33,10 +33,10 @@ def test_output_folder_replaced_by_a_file_keeps_serving_and_says_why(wire: Wire,
         topics.rmdir()
         topics.write_text("not a folder", encoding="utf-8")
 
-    _read_only_output(wire, feed_server, break_topics)
+    _unwritable_output(wire, feed_server, break_topics)
 
 
-def _read_only_output(wire: Wire, feed_server: FeedServer, break_it: object) -> None:
+def _unwritable_output(wire: Wire, feed_server: FeedServer, break_it: object) -> None:
     port = free_port()
     configure(wire, port, poll={"cap": 0.02})
     url = feed_server.serve("/wire.xml", atom(entries("alpha", 2)), content_type=ATOM_TYPE)

@@ -156,18 +156,13 @@ class Aggregator:
     def try_feed(self, url: str) -> FeedCheck:
         """Fetch and parse a feed once without subscribing: what `add --test` reports."""
         probe = Source(id=0, url=dedupe.normalise_source_url(url))
-        if self.fetcher is None:
-            from aggregator.fetch import fetch_all
-
-            self.fetcher = fetch_all
-        [result] = asyncio.run(self.fetcher([probe], self.settings.poll, None))
+        [result] = asyncio.run(self._fetcher()([probe], self.settings.poll, None))
         now = self.clock()
-        if result.error:
-            outcome = PollResult(status=result.status, failed=True, error_count=1, headers=result.headers)
-            return FeedCheck(result, None, result.error, self._decide(now, probe, outcome))
         from aggregator.parse import parse_feed
 
         try:
+            if result.error:
+                raise ParseError(result.error)
             parsed = parse_feed(result.body or b"", result.headers, result.final_url, now)
         except ParseError as exc:
             outcome = PollResult(status=result.status, failed=True, error_count=1, headers=result.headers)
@@ -256,17 +251,19 @@ class Aggregator:
         self, sources: Sequence[Source], on_result: Callable[[FetchResult], None] | None
     ) -> list[FetchResult]:
         self._running_fetch = (asyncio.get_running_loop(), asyncio.current_task())
+        try:
+            return await self._fetcher()(sources, self.settings.poll, on_result)
+        finally:
+            self._running_fetch = None
+
+    def _fetcher(self) -> Fetcher:
         if self.fetcher is None:
             # Imported when first needed, like feedparser and feedgen below: `add`, `list` and
             # `items` answer without loading the HTTP client or the feed libraries.
             from aggregator.fetch import fetch_all
 
             self.fetcher = fetch_all
-        fetcher = self.fetcher
-        try:
-            return await fetcher(sources, self.settings.poll, on_result)
-        finally:
-            self._running_fetch = None
+        return self.fetcher
 
     def cancel_poll(self) -> None:
         """Cancel the fetches of a poll running in another thread (used at shutdown)."""

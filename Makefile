@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.storyeval
 	$(BIN)/python -m bench.schedule_savings
+	$(BIN)/python -m bench.story_scale
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

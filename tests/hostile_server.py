@@ -20,6 +20,7 @@ import base64
 import functools
 import gzip
 import random
+import select
 import struct
 import threading
 import time
@@ -315,10 +316,12 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = SOCKET_TIMEOUT_SECONDS
     server: _Server
     deadline: float = 0.0
+    started: float = 0.0
     route: str = ""
 
     def do_GET(self) -> None:
-        self.deadline = time.monotonic() + HANDLER_SECONDS
+        self.started = time.monotonic()
+        self.deadline = self.started + HANDLER_SECONDS
         path = self.route = self.path.split("?", 1)[0]
         self.server.record(Hit(self.command, path, {k.lower(): v for k, v in self.headers.items()}, time.time()))
         self.close_connection = True
@@ -344,10 +347,28 @@ class _Handler(BaseHTTPRequestHandler):
         return max(0.0, self.deadline - time.monotonic())
 
     def stall(self, seconds: float) -> bool:
-        """Wait up to `seconds` (never past the deadline); False when the handler must stop."""
-        if self.server.stopping.wait(min(seconds, self.remaining())):
-            return False
-        return self.remaining() > 0
+        """Wait up to `seconds` (never past the deadline) watching the connection; False when the
+        handler must stop: the deadline passed, the server is closing or the client hung up."""
+        end = min(time.monotonic() + seconds, self.deadline)
+        while not self.server.stopping.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return self.remaining() > 0
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            if readable and self.hung_up():
+                return False
+        return False
+
+    def hung_up(self) -> bool:
+        """True (and the time it took is recorded) when the client has closed the connection."""
+        try:
+            data = self.connection.recv(CHUNK)
+        except OSError:
+            data = b""
+        if data:
+            return False  # more bytes from the client (ignored); it is still there
+        self.server.record_hangup(self.route, time.monotonic() - self.started)
+        return True
 
     def head(self, status: int, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -384,6 +405,7 @@ class _Server(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.hits: list[Hit] = []
+        self.hangups: dict[str, list[float]] = {}
         self.threads: list[threading.Thread] = []
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -396,6 +418,10 @@ class _Server(ThreadingHTTPServer):
     def record(self, hit: Hit) -> None:
         with self.lock:
             self.hits.append(hit)
+
+    def record_hangup(self, path: str, seconds: float) -> None:
+        with self.lock:
+            self.hangups.setdefault(path, []).append(seconds)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients hanging up mid-answer is the point of this server
@@ -444,6 +470,11 @@ class HostileServer:
 
     def requested(self, path: str) -> list[Hit]:
         return [hit for hit in self.hits if hit.path == path]
+
+    def hangups(self, path: str) -> list[float]:
+        """For a stalling path: after how many seconds each client hung up (seen while stalling)."""
+        with self._httpd.lock:
+            return list(self._httpd.hangups.get(path, []))
 
     @property
     def handler_threads_alive(self) -> int:
@@ -735,14 +766,19 @@ def _truncated(h: _Handler) -> None:
     h.feed(document[: document.index("Cut-off") + 4])
 
 
+def huge_feed_titles() -> list[str]:
+    """The headlines of the huge feed, newest first."""
+    rng = random.Random(10_000)
+    return [pseudo_words(rng, 6) for _ in range(HUGE_FEED_ENTRIES)]
+
+
 @_route("/content/10000-entries", "content", f"{HUGE_FEED_ENTRIES:,} entries, generated per request")
 def _huge_feed(h: _Handler) -> None:
-    rng = random.Random(10_000)
     start = minutes_ago(24 * 60)
     items = [
-        f"<item><title>{pseudo_words(rng, 6)}</title><guid>huge-{n}</guid>"
+        f"<item><title>{title}</title><guid>huge-{n}</guid>"
         f"<pubDate>{rfc822(start - timedelta(minutes=n))}</pubDate></item>\n"
-        for n in range(HUGE_FEED_ENTRIES)
+        for n, title in enumerate(huge_feed_titles())
     ]
     h.feed(rss_document("".join(items), title="Ten thousand entries"))
 

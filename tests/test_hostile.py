@@ -38,10 +38,12 @@ from hostile_server import (
     DATA_URL_FEED_TITLE,
     ENCODING_TITLES,
     HUGE_FEED_ENTRIES,
+    HUGE_TITLE_CHARS,
     REDIRECT_CHAIN,
     SECRET,
     Case,
     HostileServer,
+    huge_feed_titles,
     passwd_marker,
 )
 from lxml import etree
@@ -50,8 +52,9 @@ POLL_TIMEOUT = 3
 MAX_BYTES = 2_000_000
 OUTPUT_LIMIT = 200
 TIME_BOUND = POLL_TIMEOUT + 10  # seconds for the whole poll, every stall included
+KILL_AFTER = TIME_BOUND + 12  # a poll still running then is killed, so a hang cannot stall the suite
 MEMORY_BOUND_MB = 300  # peak RSS of the poll process, the 1 GB bombs included
-ADDRESS_SPACE_CAP = 4 << 30  # a safety net: a real memory bomb fails the run instead of the machine
+ADDRESS_SPACE_CAP = 2 << 30  # a safety net: a real memory bomb fails the run instead of the machine
 MAX_TITLE_CHARS = 1000
 RNG = Path(__file__).parent / "data" / "atom.rng"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -98,7 +101,8 @@ sys.exit(code)
 TIMEOUT_ERROR = r"timeout|timed out|within \d+(\.\d+)? seconds"
 LIMIT_ERROR = r"limit"
 REDIRECT_ERROR = r"redirect"
-PARSE_ERROR = r"pars|xml|entit|well-formed|not an rss|not a feed|feed"
+NOT_HTTP_ERROR = r"redirect|only https?\b|not an? https?|scheme"  # says why the Location was refused
+PARSE_ERROR = r"pars|xml|entit|well-formed|not an rss|not a feed|dtd|doctype"
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ def expectation(case: Case) -> Expect:
     if case.category == "size":
         return Expect("error", LIMIT_ERROR)
     if case.category == "redirects":
-        return Expect("error", REDIRECT_ERROR)
+        return Expect("error", REDIRECT_ERROR if "loop" in case.path or "chain" in case.path else NOT_HTTP_ERROR)
     if case.category == "xml":
         # Refusing the document or keeping its items without the entities are both safe.
         return Expect("either", PARSE_ERROR)
@@ -152,6 +156,7 @@ class PollRun:
     hostile: HostileServer
     good: FeedServer
     process: subprocess.CompletedProcess[str]
+    killed: bool
     seconds: float
     peak_mb: float
     children_peak_mb: float
@@ -216,18 +221,25 @@ def run(tmp_path_factory: pytest.TempPathFactory, hostile: HostileServer, good: 
     report = wire.folder / "peak-rss-kb"
     command = [sys.executable, "-c", WRAPPER, str(report), str(ADDRESS_SPACE_CAP), "--config", str(wire.config), "poll"]
     started = time.monotonic()
-    process = subprocess.run(
-        command,
-        cwd=wire.folder,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIME_BOUND + 30,
-        check=False,
-    )
+    killed = False
+    try:
+        process = subprocess.run(
+            command,
+            cwd=wire.folder,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=KILL_AFTER,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        # Killed (and reaped) by subprocess.run: the tests below report what it left behind.
+        process = subprocess.CompletedProcess(command, -9, _text(exc.stdout), _text(exc.stderr))
+        killed = True
     seconds = time.monotonic() - started
     children_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    peak_mb = int(report.read_text()) / 1024 if report.exists() else float("nan")
+    # The wrapper reports its own peak; a killed poll cannot, and the children's maximum stands in.
+    peak_mb = int(report.read_text()) / 1024 if report.exists() else children_peak_mb
 
     listed, items_json, ticker = wire.run_parallel(
         ["list", "--json"], ["items", "--json", "--limit", "100000"], ["items", "--limit", "500"]
@@ -244,6 +256,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, hostile: HostileServer, good: 
         hostile,
         good,
         process,
+        killed,
         seconds,
         peak_mb,
         children_peak_mb,
@@ -259,14 +272,21 @@ def run(tmp_path_factory: pytest.TempPathFactory, hostile: HostileServer, good: 
     return poll
 
 
+def _text(output: bytes | str | None) -> str:
+    return output.decode("utf-8", "replace") if isinstance(output, bytes) else output or ""
+
+
 def print_report(poll: PollRun) -> None:
-    print(f"\npoll: exit {poll.process.returncode} in {poll.seconds:.2f} s (bound {TIME_BOUND} s)")
+    killed = f" (killed: still running after {KILL_AFTER} s)" if poll.killed else ""
+    print(f"\npoll: exit {poll.process.returncode}{killed} in {poll.seconds:.2f} s (bound {TIME_BOUND} s)")
     print(f"peak RSS of the poll process: {poll.peak_mb:.0f} MB (children max {poll.children_peak_mb:.0f} MB)")
     print(f"{'case':<28} {'items':>6}  stored error / warning / first title")
     for case in CASES:
         source = poll.source(case.path)
         items = poll.items_of(case.path)
-        if source["last_error"]:
+        if source["last_fetched_at"] is None:
+            what = "NOT POLLED: the poll ended before it stored this source"
+        elif source["last_error"]:
             what = f"ERROR: {source['last_error']}"
         else:
             what = f"stored; warning: {source['last_warning']}; first title: {items[0]['title'] if items else None!r}"
@@ -291,6 +311,7 @@ def html_problems(fragment: str, page: bool = False) -> list[str]:
     problems = []
     if "<" not in fragment:
         return problems
+    fragment = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f]", " ", fragment)  # lxml refuses them; SPOOFING reports them
     tree = lxml.html.document_fromstring(fragment) if page else lxml.html.fragment_fromstring(fragment, "div")
     for element in tree.iter():
         if not isinstance(element.tag, str):
@@ -364,6 +385,7 @@ def hostile_sources(category: str) -> list[Case]:
 
 def test_poll_exits_zero_within_the_time_bound(run: PollRun) -> None:
     print(f"poll wall time: {run.seconds:.2f} s")
+    assert not run.killed, f"poll still running after {KILL_AFTER} s, killed:\n{run.process.stderr[-3000:]}"
     assert run.process.returncode == 0, f"poll exited {run.process.returncode}:\n{run.process.stderr[-3000:]}"
     assert run.seconds < TIME_BOUND, f"poll took {run.seconds:.1f} s, more than {TIME_BOUND} s"
     assert "Traceback" not in run.process.stderr, run.process.stderr[-3000:]
@@ -380,6 +402,7 @@ def test_each_hostile_source_has_a_clear_error_or_its_items(run: PollRun, case: 
     source = run.source(case.path)
     expect = expectation(case)
     error = source["last_error"]
+    assert source["last_fetched_at"] is not None, f"{case.path} was never polled: the poll did not finish"
     if expect.outcome == "error" or (expect.outcome == "either" and error):
         assert error, f"{case.path} ({case.what}) was stored without an error: {source}"
         assert re.search(expect.error, error, re.IGNORECASE), f"{case.path}: unclear error {error!r}"
@@ -395,7 +418,7 @@ def test_good_sources_are_stored(run: PollRun) -> None:
         source = run.sources[run.good.url(path)]
         assert source["last_error"] is None, f"{path}: {source['last_error']}"
         assert source["item_count"] == len(entries), source
-        titles = {item["title"] for item in run.by_source[source["id"]]}
+        titles = {item["title"] for item in run.by_source.get(source["id"], [])}
         assert titles == {entry[1] for entry in entries}
     merged = run.atom_files["off-the-wire.atom"].decode()
     for entries in GOOD_FEEDS.values():
@@ -427,7 +450,9 @@ def test_no_output_contains_active_content(run: PollRun) -> None:
         problems += [f"{name} (raw): {word}" for word in forbidden_in(document.decode())]
         problems += [f"{name}: {p}" for p in unsafe_strings(xml_strings(document))]
     problems += [f"items --json: {p}" for p in unsafe_strings(json_strings(run.items))]
-    problems += [f"list --json: {p}" for p in unsafe_strings(json_strings(list(run.sources.values())))]
+    # Stored errors quote the URL they refused (a javascript: redirect target among them): plain text, never a link.
+    listed = [{k: v for k, v in s.items() if k not in ("last_error", "last_warning")} for s in run.sources.values()]
+    problems += [f"list --json: {p}" for p in unsafe_strings(json_strings(listed))]
     assert not problems, "\n".join(problems)
 
 
@@ -473,8 +498,12 @@ def test_timeouts(run: PollRun) -> None:
         assert source["item_count"] == 0
         assert source["last_fetched_at"] is not None
         assert len(run.hostile.requested(case.path)) == 1, f"{case.path} was requested more than once"
-    # A stall is cut at the total deadline, not after each byte: the whole poll ends soon after it.
-    assert run.seconds < POLL_TIMEOUT + 10
+        # The server watched the connection: the client hung up at its total deadline, not later
+        # (a per-read timeout never fires on a trickle) and not much earlier.
+        hangups = run.hostile.hangups(case.path)
+        print(f"{case.path}: client hung up after {', '.join(f'{t:.2f}' for t in hangups)} s")
+        assert len(hangups) == 1, f"{case.path}: hang-ups seen {hangups}"
+        assert POLL_TIMEOUT - 0.5 <= hangups[0] <= POLL_TIMEOUT + 1.5, f"{case.path}: hung up after {hangups[0]:.2f} s"
 
 
 def test_size_limits(run: PollRun) -> None:
@@ -544,23 +573,30 @@ def test_encodings(run: PollRun) -> None:
     assert gb == ENCODING_TITLES["/enc/gb2312-declared-utf8"] or not SPOOFING.search(gb), gb
 
 
-def test_content(run: PollRun) -> None:
-    now = datetime.now(UTC)
-    # Not feeds: stored errors that say what the document was.
+def test_content_that_is_not_a_feed(run: PollRun) -> None:
+    # Stored errors that say what the document was.
     assert "html" in (run.source("/content/html-page")["last_error"] or "").lower()
     assert run.source("/content/empty")["last_error"]
     truncated = run.source("/content/truncated")
     if truncated["last_error"] is None:
-        assert {i["title"] for i in run.items_of("/content/truncated")} <= {"Complete first headline", "Cut-off"}
+        # Keeping the complete entries is fine; a half entry (no guid, a cut title) would stay forever.
+        titles = {i["title"] for i in run.items_of("/content/truncated")}
+        assert titles == {"Complete first headline"}, f"entries kept from a truncated document: {titles}"
 
+
+def test_content_of_extreme_size(run: PollRun) -> None:
     huge = run.source("/content/10000-entries")
     assert huge["last_error"] is None, huge["last_error"]
-    assert OUTPUT_LIMIT <= huge["item_count"] <= HUGE_FEED_ENTRIES, huge["item_count"]
+    assert 1 <= huge["item_count"] <= HUGE_FEED_ENTRIES, huge["item_count"]
+    # However many are kept, the newest entry (the first in the document) is among them.
+    assert huge_feed_titles()[0] in {item["title"] for item in run.items_of("/content/10000-entries")}
 
     [long_item] = run.items_of("/content/huge-title")
-    assert 20 <= len(long_item["title"]) <= MAX_TITLE_CHARS
+    assert 20 <= len(long_item["title"]) <= MAX_TITLE_CHARS < HUGE_TITLE_CHARS
     assert len(run.source("/content/huge-title")["name"]) <= MAX_TITLE_CHARS
 
+
+def test_content_with_controls_and_bidi_overrides(run: PollRun) -> None:
     for path in ("/content/control-chars", "/content/bidi-references"):
         [item] = run.items_of(path)
         assert not SPOOFING.search(item["title"]), f"{path}: {item['title']!r}"
@@ -570,6 +606,9 @@ def test_content(run: PollRun) -> None:
     title = run.items_of("/content/control-chars")[0]["title"]
     assert all(word in title for word in control_words), f"words were lost with the controls: {title!r}"
 
+
+def test_content_without_ids_links_or_sane_dates(run: PollRun) -> None:
+    now = datetime.now(UTC)
     missing = run.items_of("/content/missing-fields")
     assert len(missing) >= 3, missing
     assert all(item["published"] for item in missing)
@@ -582,6 +621,8 @@ def test_content(run: PollRun) -> None:
             if item[key]:
                 assert parse_iso(item[key]) <= now + timedelta(days=1), f"{item['title']}: {key} {item[key]}"
 
+
+def test_content_with_active_html_is_sanitised(run: PollRun) -> None:
     for path in ("/content/active-rss", "/content/active-atom-html", "/content/active-atom-xhtml"):
         items = run.items_of(path)
         assert items, path
@@ -601,21 +642,30 @@ def test_daemon_pages_contain_no_active_content(run: PollRun) -> None:
     port = free_port()
     with run.wire.config.open("a", encoding="utf-8") as handle:
         handle.write(f'\n[server]\nlisten = "127.0.0.1:{port}"\n')
+    pages = ["/", "/ticker", "/ticker?n=100", "/ticker?topic=sports", "/search?q=marathon"]
+    feeds = ["/feeds/off-the-wire.atom", "/feeds/topics/sports.atom", "/feeds/off-the-wire.rss", "/sources.opml"]
+    # The contract lists more than is served today: a path that answers 404 is skipped.
+    optional = {"/search?q=marathon", "/feeds/off-the-wire.rss", "/feeds/off-the-wire.json"}
+    problems = []
     with RunningDaemon(run.wire, port, name="hostile-daemon") as daemon:
         daemon.wait_ready()
-        problems = []
-        for path in ("/", "/ticker", "/search?q=marathon", "/search?q=lead"):
+        for path in [*pages, *feeds, "/feeds/off-the-wire.json", "/metrics"]:
             response = daemon.get(path)
+            if response.status == 404 and path in optional:
+                continue
             assert response.status == 200, (path, response.status)
-            page = response.text
-            problems += [f"{path}: {word}" for word in forbidden_in(page)]
-            problems += [f"{path}: {p}" for p in html_problems(page, page=True)]
-            problems += [f"{path}: U+{ord(c):04X}" for c in set(SPOOFING.findall(page)) if c not in "\r"]
-        for path in ("/feeds/off-the-wire.atom", "/feeds/off-the-wire.rss", "/sources.opml"):
-            response = daemon.get(path)
-            assert response.status == 200, (path, response.status)
-            problems += [f"{path}: {p}" for p in unsafe_strings(xml_strings(response.body))]
-        response = daemon.get("/feeds/off-the-wire.json")
-        assert response.status == 200
-        problems += [f"/feeds/off-the-wire.json: {p}" for p in unsafe_strings(json_strings(response.json()))]
-        assert not problems, "\n".join(problems)
+            text = response.text
+            # A page shows stored errors, which quote refused URLs (javascript:, data:) as escaped
+            # text; in a page only markup can be active, so URLs are judged in attributes below.
+            words = (
+                [w for w in forbidden_in(text) if w.startswith(("<", "on"))] if path in pages else forbidden_in(text)
+            )
+            problems += [f"{path}: {word}" for word in words]
+            problems += [f"{path}: U+{ord(c):04X}" for c in sorted(set(SPOOFING.findall(text)) - {"\r"})]
+            if path in pages:
+                problems += [f"{path}: {p}" for p in html_problems(text, page=True)]
+            elif path in feeds:
+                problems += [f"{path}: {p}" for p in unsafe_strings(xml_strings(response.body))]
+            elif path.endswith(".json"):
+                problems += [f"{path}: {p}" for p in unsafe_strings(json_strings(response.json()))]
+    assert not problems, "\n".join(problems)

@@ -38,7 +38,7 @@ BASE_URL = "http://127.0.0.1:8080/"
 SPEC = FeedSpec(MERGED_FEED_PATH, MERGED_FEED_FILE, "Off the wire", "Every wire, one story per entry")
 ATOM_SCHEMA = etree.RelaxNG(etree.parse(str(Path(__file__).parent / "data" / "atom.rng")))
 
-FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Whole documents take minutes to shrink: the failing example is reported as found (and replayed
 # first from the example database next time), with a minimal one given as an explicit @example.
 NO_SHRINK = settings(FAST, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target])
@@ -611,13 +611,25 @@ def render(stories: list[Story]) -> bytes:
     return render_atom(SPEC, stories, install_id=INSTALL_ID, base_url=BASE_URL, topics={}, empty_updated=NOW)
 
 
+def as_feedparser_reads(text: str) -> str:
+    """feedparser "repairs" text that looks like UTF-8 read as Latin-1 (feedparser/mixin.py: "data that
+    is already utf-8, presume that it is iso-8859-1"): a title "Ã©" comes back as "é", in our parser
+    and in every feedparser-based reader alike. The expected titles get the same treatment."""
+    try:
+        return text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
 def assert_publishable(stories: list[Story]) -> None:
     document = render(stories)
     tree = etree.fromstring(document)
     ATOM_SCHEMA.assertValid(tree)
     reread = feedparser.parse(document)
     assert not reread.bozo, reread.get("bozo_exception")
-    assert [parse.clean_text(entry.title) for entry in reread.entries] == [s.first.title for s in stories]
+    assert [parse.clean_text(entry.title) for entry in reread.entries] == [
+        as_feedparser_reads(s.first.title) for s in stories
+    ]
 
 
 @FAST

@@ -1,0 +1,116 @@
+"""Story matching cost per new item as the archive grows: 10k, 100k (and, on request, 1M) stored items.
+
+    python -m bench.story_scale [--sizes 10000 100000 1000000] [--probes 300]
+
+Each size is a database filled with synthetic stories (headlines drawn from a wire vocabulary,
+each with its 16 LSH keys, spread over 30 days); then new items, a third of them copies of
+stored headlines, are stored through the real `save_items` path with story matching. The figure
+is the time per new item; the baseline is the same at the smallest size, so a flat ratio means
+the cost does not grow with the archive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aggregator import dedupe
+from aggregator.config import OutputSettings, Settings, StorageSettings
+from aggregator.core import make_aggregator
+from aggregator.store import to_text
+from aggregator.types import Entry
+
+VOCABULARY = (
+    "minister talks border trade deal bank rates inflation storm flood quake election vote court ruling strike "
+    "port airline jets order chip factory oil gas solar wind drought harvest rice wheat exports imports budget "
+    "parliament senate protest police fire rescue mine coal steel tariff yen euro dollar market shares record "
+    "league final coach striker injury title match season transfer launch rocket satellite vaccine virus study"
+).split()
+PLACES = "Lisbon Fujian Oslo Kerala Sumatra Hokkaido Lagos Lima Quito Cairo Dakar Hanoi Perth Bergen Porto".split()
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+# A wire's vocabulary runs to thousands of words: the common ones above, plus made-up names.
+NAMES = [
+    a + b + c
+    for a in ("ka", "lo", "mer", "san", "vel", "tor")
+    for b in ("ri", "va", "den", "qu", "ste")
+    for c in ("n", "x", "ra", "lia", "ton", "do", "mo")
+]
+
+
+def synthetic_headline(rng: random.Random) -> str:
+    words = rng.sample(VOCABULARY, 4) + rng.sample(NAMES, 2)
+    return f"{rng.choice(PLACES)} {' '.join(words)} {rng.randint(2, 999)}"
+
+
+def fill(folder: Path, size: int, rng: random.Random) -> tuple[Settings, list[str]]:
+    settings = Settings(storage=StorageSettings(folder / f"scale-{size}.db"), output=OutputSettings(dir=folder / "out"))
+    headlines = [synthetic_headline(rng) for _ in range(size)]
+    with make_aggregator(settings) as aggregator:
+        source = aggregator.add_source("https://archive.example/feed.xml")
+        db = aggregator.store.db
+        db.execute("BEGIN")
+        stories, items, keys = [], [], []
+        for number, title in enumerate(headlines, start=1):
+            published = to_text(NOW - timedelta(minutes=rng.randint(0, 30 * 24 * 60)))
+            stories.append((number, f"story-{number}", published, published))
+            items.append((number, source.id, f"id:{number}", number, title, published, published, published, "x"))
+            keys.extend((key, number, published) for key in dedupe.lsh_keys(dedupe.headline(title)))
+        db.conn.executemany("INSERT INTO stories (id, key, published, updated) VALUES (?, ?, ?, ?)", stories)
+        db.conn.executemany(
+            "INSERT INTO items (id, source_id, key, story_id, title, published, updated, first_seen, content_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            items,
+        )
+        db.conn.executemany("INSERT INTO story_keys (key, story_id, published) VALUES (?, ?, ?)", keys)
+        db.execute("COMMIT")
+        db.execute("ANALYZE")
+    return settings, headlines
+
+
+def per_item_seconds(settings: Settings, headlines: list[str], probes: int, rng: random.Random) -> float:
+    with make_aggregator(settings) as aggregator:
+        source = aggregator.add_source("https://newcomer.example/feed.xml")
+        window = timedelta(hours=aggregator.settings.dedupe.window_hours)
+        entries = [
+            Entry(
+                guid=f"probe-{n}",
+                title=rng.choice(headlines) if n % 3 == 0 else synthetic_headline(rng),
+                link=None,
+                published=NOW - timedelta(minutes=rng.randint(0, 60)),
+            )
+            for n in range(probes)
+        ]
+        prepared = aggregator.prepare_items(source, entries)
+        started = time.perf_counter()
+        # One transaction for the batch, as a poll stores one source's new entries.
+        aggregator.store.save_items(source, prepared, NOW, window, aggregator.choose_story)
+        return (time.perf_counter() - started) / probes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.story_scale", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--probes", type=int, default=300)
+    args = parser.parse_args()
+    rng = random.Random(20261128)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="offthewire-scale-") as scratch:
+        for size in args.sizes:
+            started = time.perf_counter()
+            settings, headlines = fill(Path(scratch), size, rng)
+            built = time.perf_counter() - started
+            results.append((size, per_item_seconds(settings, headlines, args.probes, rng), built))
+    base = results[0][1]
+    print(f"{'stored items':>12}  {'per new item':>13}  {'vs smallest':>11}  {'(built in)':>10}")
+    for size, seconds, built in results:
+        print(f"{size:>12,}  {seconds * 1e6:>10.0f} us  {seconds / base:>10.2f}x  {built:>9.1f} s")
+
+
+if __name__ == "__main__":
+    main()

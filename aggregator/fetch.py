@@ -83,7 +83,7 @@ async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: Po
             while True:
                 refusal = refused_target(target, settings.block_private)
                 if refusal:
-                    return FetchResult(url, target, error=refusal)
+                    return FetchResult(url, target, error=f"a redirect was {refusal}" if hops else refusal)
                 async with session.get(
                     target,
                     headers=request_headers,

@@ -84,10 +84,15 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 MAX_TITLE_CHARS = 500
+MAX_HTML_CHARS = 200_000  # a summary or content longer than this is cut before sanitising
+MAX_ENTRIES = 1000
+MAX_PROLOGUE = 4096  # where a DOCTYPE can start: after the XML declaration and comments
+UNTITLED = "(untitled)"
 
 # C0/C1 controls (but tab, newline) and bidi overrides: they garble or spoof a headline.
-_UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+_UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _WHITESPACE = re.compile(r"\s+")
+_SUBSET_END = re.compile(rb"\]\s*>")
 _EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 _SKIP_HOURS = re.compile(rb"<skipHours>(.*?)</skipHours>", re.DOTALL)
 _SKIP_DAYS = re.compile(rb"<skipDays>(.*?)</skipDays>", re.DOTALL)
@@ -105,7 +110,7 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) ->
     response_headers.setdefault("content-location", url)
     try:
         result = feedparser.parse(
-            body,
+            without_doctype(body),
             response_headers=response_headers,
             sanitize_html=False,
             resolve_relative_uris=True,
@@ -132,9 +137,31 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) ->
         updated=_utc(dict.get(feed, "updated_parsed")),
     )
     language = (feed.get("language") or "").strip() or None
-    entries = tuple(_entry(raw, now, version.startswith("atom"), language) for raw in raw_entries)
+    entries = [_entry(raw, now, version.startswith("atom"), language) for raw in raw_entries]
+    # An entry with nothing of its own (a truncated document's last half, an empty <item/>) says nothing;
+    # RSS allows an item with only a description, which is kept.
+    entries = [e for e in entries if e.guid or e.link or e.title != UNTITLED or e.summary or e.content]
     warning = f"{url}: {problem}" if problem else None
-    return ParsedFeed(meta=meta, entries=entries, warning=warning)
+    if len(entries) > MAX_ENTRIES:
+        entries = sorted(entries, key=lambda e: e.published or now, reverse=True)[:MAX_ENTRIES]
+        warning = f"{url}: {len(raw_entries):,} entries; only the newest {MAX_ENTRIES:,} are kept"
+    return ParsedFeed(meta=meta, entries=tuple(entries), warning=warning)
+
+
+def without_doctype(body: bytes) -> bytes:
+    """The document without its DOCTYPE: feeds need none, and an internal subset's entities are how
+    a document blows up when expanded (feedparser's lenient fallback expands what expat refused)."""
+    start = body[:MAX_PROLOGUE].upper().find(b"<!DOCTYPE")
+    if start < 0:
+        return body
+    first_close = body.find(b">", start)
+    subset = body.find(b"[", start, first_close if first_close >= 0 else len(body))
+    if subset >= 0:
+        end_match = _SUBSET_END.search(body, subset)
+        end = end_match.end() if end_match else len(body)
+    else:
+        end = first_close + 1 if first_close >= 0 else len(body)
+    return body[:start] + body[end:]
 
 
 def feed_hints(body: bytes, feed: Any) -> FeedHints:
@@ -172,8 +199,15 @@ def _positive_int(value: Any) -> int | None:
 
 
 def plain_text(value: str) -> str:
-    """Text a person reads from HTML: tags removed, entities decoded, then `clean_text`."""
-    return clean_text(html.unescape(nh3.clean(value, tags=set(), clean_content_tags={"script", "style"})))
+    """Text a person reads from HTML: tags removed, entities decoded, then `clean_text`. Repeated
+    until nothing changes, so a double-escaped "&amp;lt;script&amp;gt;" cannot decode into a tag."""
+    text = value[:MAX_HTML_CHARS]
+    for _ in range(5):
+        decoded = html.unescape(nh3.clean(text, tags=set(), clean_content_tags={"script", "style"}))
+        if decoded == text:
+            break
+        text = decoded
+    return clean_text(text)
 
 
 def clean_text(value: str) -> str:
@@ -189,7 +223,7 @@ def sanitise_html(value: str) -> str:
     if not value:
         return ""
     cleaned = nh3.clean(
-        _UNSAFE_CHARACTERS.sub("", value),
+        _UNSAFE_CHARACTERS.sub("", value[:MAX_HTML_CHARS]),
         tags=set(ALLOWED_TAGS),
         attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
         url_schemes=set(URL_SCHEMES),
@@ -215,7 +249,7 @@ def _entry(raw: Any, now: datetime, atom: bool, feed_language: str | None) -> En
         updated = None
     return Entry(
         guid=(raw.get("id") or "").strip() or None,
-        title=_text_field(raw, "title", atom) or "(untitled)",
+        title=_text_field(raw, "title", atom) or UNTITLED,
         link=_http_link(raw.get("link")),
         summary=summary,
         content=content,
@@ -239,7 +273,9 @@ def _text_field(raw: Any, name: str, atom: bool) -> str:
     value = raw.get(name, "")
     detail = raw.get(f"{name}_detail") or {}
     if atom and detail.get("type") == "text/plain":
-        return clean_text(value)
+        # Text, but a title that looks like markup is still stripped: titles reach consumers that
+        # treat them as HTML, so nothing tag-like may survive in one.
+        value = html.escape(value, quote=False) if "<" not in value else value
     return plain_text(value)
 
 

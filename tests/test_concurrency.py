@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def exceptions_in(log: str) -> list[str]:
 
 
 def database_state(db_path: Path) -> dict[str, Any]:
-    with sqlite3.connect(db_path) as db:
+    with closing(sqlite3.connect(db_path)) as db:
         integrity = db.execute("PRAGMA integrity_check").fetchall()
         orphans = {
             "items of removed sources": db.execute(

@@ -15,6 +15,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def write_opml(path: Path, urls: list[str]) -> None:
 def sources_stored(db_path: Path) -> int:
     """How many sources have items committed, read without writing anything (mode=ro)."""
     try:
-        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1) as db:
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)) as db:
             return int(db.execute("SELECT COUNT(DISTINCT source_id) FROM items").fetchone()[0])
     except sqlite3.OperationalError:
         return 0  # not created yet, or the schema is being migrated
@@ -78,7 +79,8 @@ def sources_stored(db_path: Path) -> int:
 
 def check_database(db_path: Path) -> int:
     """integrity_check, and no half-stored poll: every row points at what it belongs to. Returns the item count."""
-    with sqlite3.connect(db_path) as db:  # read-write, as the next offthewire run opens it: the WAL is recovered
+    # Read-write, as the next offthewire run opens it: the WAL the kill left is recovered first.
+    with closing(sqlite3.connect(db_path)) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         orphans = {
             "items without a story": "SELECT COUNT(*) FROM items WHERE story_id NOT IN (SELECT id FROM stories)",
@@ -115,7 +117,7 @@ def check_outputs(public: Path) -> list[str]:
 
 
 def stored_keys(db_path: Path) -> dict[str, set[str]]:
-    with sqlite3.connect(db_path) as db:
+    with closing(sqlite3.connect(db_path)) as db:
         rows = db.execute("SELECT s.url, i.key FROM items i JOIN sources s ON s.id = i.source_id").fetchall()
     keys: dict[str, set[str]] = {}
     for url, key in rows:

@@ -130,7 +130,7 @@ class Aggregator:
         normalised = dedupe.normalise_source_url(url)
         refusal = dedupe.refused_target(normalised, self.settings.poll.block_private)
         if refusal:
-            raise InvalidURLError(refusal[0].upper() + refusal[1:] + ".")
+            raise InvalidURLError(f"{url!r} is refused: {refusal}.")
         _check_slugs(topics)
         if every_minutes is not None and every_minutes <= 0:
             raise ConfigError(f"--every must be a positive number of minutes, not {every_minutes}.")

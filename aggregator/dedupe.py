@@ -107,14 +107,14 @@ def refused_target(url: str, block_private: bool) -> str | None:
     `block_private` no literal private, loopback, link-local or reserved address."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return f"refused to fetch {url[:80]!r}: only http and https URLs are fetched"
+        return "only http and https URLs are fetched"
     if block_private:
         try:
             address = ipaddress.ip_address(parts.hostname)
         except ValueError:
             return None  # a name: the resolver checks what it resolves to
         if not address.is_global:
-            return f"refused to fetch {url[:80]!r}: {address} is a private address ([poll] block_private)"
+            return f"{address} is a private address ([poll] block_private)"
     return None
 
 

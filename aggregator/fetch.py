@@ -83,7 +83,8 @@ async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: Po
             while True:
                 refusal = refused_target(target, settings.block_private)
                 if refusal:
-                    return FetchResult(url, target, error=f"a redirect was {refusal}" if hops else refusal)
+                    where = f"a redirect led to {target[:80]!r}, which" if hops else f"{target[:80]!r}"
+                    return FetchResult(url, target, error=f"{where} is refused: {refusal}")
                 async with session.get(
                     target,
                     headers=request_headers,

@@ -274,6 +274,11 @@ class Aggregator:
     def _absorb(self, source: Source, result: FetchResult, network_down: bool = False) -> UpdateOutcome:
         """Store one fetch's result and schedule the next; any problem becomes the source's stored error."""
         now = self.clock()
+        if not self.store.source_exists(source.id):
+            log.info("%s was removed while it was being polled; its result is dropped", source.url)
+            return UpdateOutcome(
+                source.id, source.url, source.display_name, result.status, error="removed while polled"
+            )
         if result.moved_to and result.moved_to != source.url:
             # 301/308: the publisher moved the feed for good; the old URL stays as an alias.
             log.warning("%s moved permanently to %s", source.url, result.moved_to)

@@ -88,10 +88,13 @@ MAX_HTML_CHARS = 200_000  # a summary or content longer than this is cut before 
 MAX_ENTRIES = 1000
 MAX_PROLOGUE = 4096  # where a DOCTYPE can start: after the XML declaration and comments
 UNTITLED = "(untitled)"
+MAX_UNESCAPES = 20
 
 # C0/C1 controls (but tab, newline) and bidi overrides: they garble or spoof a headline.
 _UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _WHITESPACE = re.compile(r"\s+")
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _SUBSET_END = re.compile(rb"\]\s*>")
 _EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 _SKIP_HOURS = re.compile(rb"<skipHours>(.*?)</skipHours>", re.DOTALL)
@@ -130,7 +133,7 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) ->
     meta = FeedMeta(
         title=_text_field(feed, "title", version.startswith("atom")) or None,
         link=_http_link(feed.get("link")),
-        feed_id=feed.get("id") or None,
+        feed_id=clean_text(feed.get("id") or "") or None,
         version=version,
         hints=feed_hints(body, feed),
         rights=_text_field(feed, "rights", version.startswith("atom")) or None,
@@ -202,17 +205,21 @@ def plain_text(value: str) -> str:
     """Text a person reads from HTML: tags removed, entities decoded, then `clean_text`. Repeated
     until nothing changes, so a double-escaped "&amp;lt;script&amp;gt;" cannot decode into a tag."""
     text = value[:MAX_HTML_CHARS]
-    for _ in range(5):
+    for _ in range(MAX_UNESCAPES):
         decoded = html.unescape(nh3.clean(text, tags=set(), clean_content_tags={"script", "style"}))
         if decoded == text:
             break
         text = decoded
+    else:
+        # Escaped more times than any publisher would: whatever is still tag-like loses its "<".
+        text = _TAG_START.sub("", text)
     return clean_text(text)
 
 
 def clean_text(value: str) -> str:
-    """Controls and bidi overrides dropped, whitespace collapsed, at most MAX_TITLE_CHARS."""
-    text = _WHITESPACE.sub(" ", _UNSAFE_CHARACTERS.sub("", value)).strip()
+    """Controls, bidi overrides and characters XML forbids dropped, whitespace collapsed, at most
+    MAX_TITLE_CHARS."""
+    text = _WHITESPACE.sub(" ", _UNSAFE_CHARACTERS.sub("", xml_safe(value))).strip()
     if len(text) > MAX_TITLE_CHARS:
         text = text[: MAX_TITLE_CHARS - 1].rstrip() + "\u2026"
     return text
@@ -229,7 +236,13 @@ def sanitise_html(value: str) -> str:
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer",
     )
-    return cleaned.strip()
+    # nh3 decodes character references ("&#1;"): what it decodes must still be allowed in XML.
+    return _UNSAFE_CHARACTERS.sub("", xml_safe(cleaned)).strip()
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (most C0 controls, lone surrogates, U+FFFE/F)."""
+    return _XML_ILLEGAL.sub("", text)
 
 
 def _entry(raw: Any, now: datetime, atom: bool, feed_language: str | None) -> Entry:
@@ -248,7 +261,7 @@ def _entry(raw: Any, now: datetime, atom: bool, feed_language: str | None) -> En
     if updated and updated > now:
         updated = None
     return Entry(
-        guid=(raw.get("id") or "").strip() or None,
+        guid=xml_safe(raw.get("id") or "").strip() or None,
         title=_text_field(raw, "title", atom) or UNTITLED,
         link=_http_link(raw.get("link")),
         summary=summary,
@@ -296,8 +309,10 @@ def _utc(parsed: time.struct_time | None) -> datetime | None:
 
 
 def _http_link(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
-        return value.strip()
+    if isinstance(value, str):
+        link = _UNSAFE_CHARACTERS.sub("", xml_safe(value)).strip()
+        if link.lower().startswith(("http://", "https://")) and not _WHITESPACE.search(link):
+            return link
     return None
 
 

@@ -19,6 +19,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from aggregator import __version__
+from aggregator.parse import xml_safe
 from aggregator.types import Story, Topic
 
 MERGED_FEED_PATH = "feeds/off-the-wire.atom"
@@ -45,7 +46,7 @@ class FullSourceExtension(BaseEntryExtension):  # type: ignore[misc]
         self.fields: dict[str, str] = {}
 
     def set(self, **fields: str | None) -> None:
-        self.fields = {key: value for key, value in fields.items() if value}
+        self.fields = {key: xml_safe(value) for key, value in fields.items() if value}
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         if not self.fields:
@@ -115,19 +116,20 @@ def _add_entry(fg: FeedGenerator, story: Story, base_url: str, topics: Mapping[s
     first = story.first
     entry = fg.add_entry(order="append")
     entry.id(entry_id(story))
-    entry.title(first.title)
+    entry.title(xml_safe(first.title))
     if first.link:
         entry.link(href=first.link, rel="alternate", type="text/html")
     entry.published(first.published)
     entry.updated(story.updated)
-    entry.author({"name": first.author or first.source})
+    entry.author({"name": xml_safe(first.author or first.source)})
     credits = _credits(story)
-    entry.summary((first.summary or html.escape(first.title)) + credits, type="html")
+    summary = xml_safe((first.summary or html.escape(first.title)) + credits)
+    entry.summary(summary, type="html")
     if first.content:
-        entry.content(first.content + credits, type="html")
+        entry.content(xml_safe(first.content + credits), type="html")
     elif not first.link:
         # Atom needs an alternate link or content; a report without a link carries its text as content.
-        entry.content((first.summary or html.escape(first.title)) + credits, type="html")
+        entry.content(summary, type="html")
     for slug in story.topics:
         topic = topics.get(slug)
         entry.category(term=slug, label=topic.title if topic else slug, scheme=base_url + "feeds/topics/")

@@ -432,8 +432,14 @@ class Store:
             if isinstance(fields.get(validator), str):
                 fields[validator] = fields[validator].encode("utf-8", "surrogateescape")
         values = {k: to_text(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        assignments = ", ".join(f"{column} = ?" for column in values)
         with self.transaction():
-            self.db.table("sources").update(source_id, values)
+            # A source removed while it was being polled is simply not updated.
+            self.db.execute(f"UPDATE sources SET {assignments} WHERE id = ?", [*values.values(), source_id])
+
+    def source_exists(self, source_id: int) -> bool:
+        row = self.db.execute("SELECT 1 FROM sources WHERE id = ? AND removed_at IS NULL", [source_id]).fetchone()
+        return row is not None
 
     def _sources(self, where: str, params: list[Any]) -> list[Source]:
         sql = f"""SELECT s.*, (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS item_count
@@ -454,6 +460,8 @@ class Store:
         """Insert new items and update changed ones in one transaction."""
         new = updated = merged = 0
         with self.transaction():
+            if not self.source_exists(source.id):
+                return SaveCounts(0, 0, 0)  # removed while it was being polled: store nothing for it
             for item in new_items:
                 row = self.db.execute(
                     "SELECT id, content_hash, published, updated, story_id, revisions, revisions_since "

@@ -1,9 +1,12 @@
-"""Faults of the machine, not of a source: an output folder that cannot be written, a deleted
-database. The daemon keeps serving what it has, /healthz says what is wrong, nothing stored is lost."""
+"""Faults of the machine, not of a source: an output folder that cannot be written or was deleted,
+a full disk, a deleted database. The daemon keeps serving what it has, /healthz says what is wrong,
+nothing stored is lost, and it recovers when the fault goes."""
 
 from __future__ import annotations
 
 import json
+import resource
+import shutil
 
 from conftest import Wire, atom, minutes_ago
 from daemon_helpers import RunningDaemon, configure, free_port, wait_for
@@ -82,4 +85,69 @@ def test_deleted_database_turns_healthz_503_and_names_the_file(wire: Wire, feed_
         assert feed.status == 200
         assert feed.body == (wire.public / "off-the-wire.atom").read_bytes()
         assert daemon.alive()
+        assert "Traceback" not in daemon.log()
+
+
+def test_a_deleted_output_folder_is_made_again_at_the_next_publish(wire: Wire, feed_server: FeedServer) -> None:
+    port = free_port()
+    configure(wire, port, poll={"cap": 0.02})
+    url = feed_server.serve("/wire.xml", atom(entries("gamma", 2)), content_type=ATOM_TYPE)
+    wire.add(url)
+    with RunningDaemon(wire, port) as daemon:
+        daemon.wait_ready()
+        merged = wire.public / "off-the-wire.atom"
+        wait_for(lambda: merged.is_file(), 10, "the first publish")
+        shutil.rmtree(wire.public)
+
+        feed_server.update("/wire.xml", body=atom(entries("gamma", 3)))
+
+        wait_for(lambda: merged.is_file() and b"Gamma desk story 2" in merged.read_bytes(), 15, "the folder again")
+        assert daemon.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_full_disk_is_one_clear_error_and_the_daemon_recovers_when_space_returns(
+    wire: Wire, feed_server: FeedServer
+) -> None:
+    # A file-size limit on the running daemon stands in for a full disk: past it, writes fail with
+    # EFBIG, which SQLite reports like ENOSPC (Python ignores SIGXFSZ, so the process lives on).
+    port = free_port()
+    configure(wire, port, poll={"cap": 0.02})
+    wire.add(feed_server.serve("/wire.xml", atom(entries("delta", 2)), content_type=ATOM_TYPE))
+    with RunningDaemon(wire, port) as daemon:
+        daemon.wait_ready()
+        merged = wire.public / "off-the-wire.atom"
+        wait_for(lambda: merged.is_file() and b"Delta desk story 1" in merged.read_bytes(), 10, "the first publish")
+        before = merged.read_bytes()
+        largest = max(path.stat().st_size for path in wire.folder.rglob("*") if path.is_file())
+        resource.prlimit(daemon.pid, resource.RLIMIT_FSIZE, (largest + 16_384, resource.RLIM_INFINITY))
+
+        long_summary = "Harbour traffic report. " * 400
+        big = [
+            (
+                f"urn:epsilon:{n}",
+                f"Epsilon desk story {n}",
+                f"https://epsilon.example/{n}",
+                minutes_ago(n),
+                long_summary,
+            )
+            for n in range(300)
+        ]
+        feed_server.update("/wire.xml", body=atom(big))
+
+        health = wait_for(
+            lambda: (h := daemon.get("/healthz").json())["scheduler"]["last_error"] and h, 20, "the error in /healthz"
+        )
+        assert health["status"] == "degraded"
+        assert (
+            "could not be written" in health["scheduler"]["last_error"]
+            or "cannot be written" in (health["scheduler"]["last_error"])
+        )
+        assert daemon.get("/feeds/off-the-wire.atom").body == before
+        assert daemon.alive()
+
+        resource.prlimit(daemon.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        wait_for(lambda: daemon.get("/healthz").json()["status"] == "ok", 20, "recovery once space returns")
+        wait_for(lambda: b"Epsilon desk story 0" in merged.read_bytes(), 20, "the big feed published")
+        titles = {item["title"] for item in json.loads(wire.run("items", "--json", "--limit", "1000").stdout)}
+        assert {f"Epsilon desk story {n}" for n in range(300)} <= titles
         assert "Traceback" not in daemon.log()

@@ -146,6 +146,21 @@ def m006_no_exact_fingerprints(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE stories DROP COLUMN fingerprint")
 
 
+@migrations()
+def m007_source_ids_never_reused(db: sqlite_utils.Database) -> None:
+    # SQLite hands a deleted row's id to the next insert; a source id must never come back, or a
+    # poll still in flight for a removed source would store its items under the next new one.
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sources'").fetchone()[0]
+    create = sql.replace("CREATE TABLE sources", "CREATE TABLE sources_new", 1).replace(
+        "id INTEGER PRIMARY KEY", "id INTEGER PRIMARY KEY AUTOINCREMENT", 1
+    )
+    db.execute(create)
+    db.execute("INSERT INTO sources_new SELECT * FROM sources")
+    db.execute("DROP TABLE sources")
+    db.execute("ALTER TABLE sources_new RENAME TO sources")
+    db.execute("CREATE INDEX sources_due ON sources (next_fetch_at)")
+
+
 @dataclass(frozen=True)
 class NewItem:
     """An item ready to store: the entry's fields plus its identity, topics and story match data."""

@@ -16,9 +16,6 @@ from aggregator.samplewire import render_date_placeholders, sample_feeds
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 HEADERS = {"content-type": "application/xml; charset=utf-8"}
 
-# file -> why it fails today; each entry is a bug to fix.
-KNOWN_BUGS: dict[str, str] = {}
-
 
 def feed_text(file: str) -> str:
     return (resources.files("aggregator.samplewire") / "feeds" / file).read_text(encoding="utf-8")
@@ -75,18 +72,7 @@ def test_iso_placeholder_names_the_same_instant_for_any_timezone() -> None:
     assert datetime.fromisoformat(rendered) == NOW - timedelta(minutes=35)
 
 
-def _sample_params() -> list[object]:
-    return [
-        pytest.param(
-            feed.file,
-            id=feed.file,
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[feed.file])] if feed.file in KNOWN_BUGS else [],
-        )
-        for feed in sample_feeds()
-    ]
-
-
-@pytest.mark.parametrize("file", _sample_params())
+@pytest.mark.parametrize("file", [feed.file for feed in sample_feeds()])
 def test_sample_feed_renders_and_parses(file: str) -> None:
     text = render_date_placeholders(feed_text(file), NOW)
     assert "{{" not in text

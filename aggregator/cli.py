@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--topic", action="append", default=[], metavar="SLUG", help="put every item in this topic; repeatable"
     )
-    add.add_argument("--every", type=int, metavar="MINUTES", help="minutes between polls (default: [poll] every)")
+    add.add_argument("--every", type=_positive, metavar="MINUTES", help="minutes between polls (default: [poll] every)")
     add.add_argument("--test", action="store_true", help="fetch the feed once and report, without subscribing")
 
     remove = command("remove", cmd_remove)
@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     items = command("items", cmd_items)
     items.add_argument("--topic", metavar="SLUG")
     items.add_argument("--source", metavar="URL_OR_ID")
-    items.add_argument("--limit", type=int, default=30, metavar="N")
+    items.add_argument("--limit", type=_positive, default=30, metavar="N")
     items.add_argument("--json", action="store_true", help="print JSON")
 
     topics = command("topics", cmd_topics)
@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
 
     stories = command("stories", cmd_stories)
     stories.add_argument("--topic", metavar="SLUG")
-    stories.add_argument("--limit", type=int, default=20, metavar="N")
+    stories.add_argument("--limit", type=_positive, default=20, metavar="N")
     stories.add_argument("--json", action="store_true", help="print JSON")
 
     why = command("why", cmd_why)
@@ -137,6 +137,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="port to serve on (a free one if taken; default 8080)")
     demo.add_argument("--once", action="store_true", help="poll and publish once, then exit instead of serving")
     return parser
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number above zero (argparse turns the error into exit 2)."""
+    if not text.strip().isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return int(text)
 
 
 # Commands
@@ -249,8 +256,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_items(args: argparse.Namespace) -> int:
     """The "Off the wire" ticker: newest items first, as HH:MM  Source  Headline."""
-    if args.limit <= 0:
-        raise ConfigError(f"--limit must be a positive number, not {args.limit}.")
     with _aggregator(args) as aggregator:
         items = aggregator.items(topic=args.topic, source=args.source, limit=args.limit)
     if args.json:
@@ -370,8 +375,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_stories(args: argparse.Namespace) -> int:
     """Stories newest first, each with every outlet's report (the first report is the feed entry)."""
-    if args.limit <= 0:
-        raise ConfigError(f"--limit must be a positive number, not {args.limit}.")
     with _aggregator(args) as aggregator:
         stories = aggregator.stories(topic=args.topic, limit=args.limit)
     if args.json:

@@ -590,3 +590,18 @@ def test_add_test_reports_the_feed_without_subscribing(wire: Wire, feed_server: 
     assert failed.returncode == 1
     assert "HTTP 404" in failed.stdout
     assert json.loads(wire.run("list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("items", "--limit", "0"), "--limit"),
+        (("stories", "--limit", "-2"), "--limit"),
+        (("add", "http://x.example/f", "--every", "0"), "--every"),
+    ],
+)
+def test_bad_numbers_in_arguments_exit_2_naming_the_argument(wire: Wire, args: tuple[str, ...], named: str) -> None:
+    result = wire.run(*args)
+    assert result.returncode == 2
+    assert f"argument {named}: must be a positive whole number" in result.stderr
+    assert json.loads(wire.run("list", "--json").stdout) == []

@@ -524,7 +524,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f'\n"{settings.output.title}" carries the latest {len(stories)} stories; the first {len(shown)}:')
         credits = {s.first.id: len({r.source_id for r in s.reports}) for s in shown}
         _print_ticker([story.first for story in shown], credits=credits)
-        print(f"\nExplore it: offthewire --config {demo.config} items   (or: list, topics, explain 1)")
+        print(f"\nExplore it: {_program()} --config {demo.config} items   (or: list, stories, topics, explain 1)")
         if args.once:
             return 0
         _daemon_logging(args, settings, default="warning")
@@ -560,6 +560,14 @@ def _exit_after(daemon: Daemon) -> int:
 
 def _aggregator(args: argparse.Namespace) -> Aggregator:
     return make_aggregator(load_settings(find_config_file(args.config, os.environ)))
+
+
+def _program() -> str:
+    """How to run this command again: `offthewire` when it is on the PATH, else its full path."""
+    if shutil.which("offthewire"):
+        return "offthewire"
+    launched = Path(sys.argv[0])
+    return str(launched.resolve()) if launched.name == "offthewire" else f"{sys.executable} -m aggregator"
 
 
 def _clear_previous_demo(folder: Path) -> None:

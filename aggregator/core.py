@@ -543,10 +543,12 @@ class Aggregator:
     def publish(self) -> list[Path]:
         """Rewrite every output feed from the database; returns the files whose content changed."""
         from aggregator.publish import (
+            FORMATS,
             MERGED_FEED_FILE,
             MERGED_FEED_PATH,
             FeedSpec,
-            render_atom,
+            in_format,
+            render,
             topic_feed_file,
             topic_feed_path,
         )
@@ -570,19 +572,20 @@ class Aggregator:
             for slug, topic in topics.items()
         ]
         changed = []
+        context = {
+            "install_id": install_id,
+            "base_url": output.base_url,
+            "topics": topics,
+            "empty_updated": empty_updated,
+        }
         for spec in specs:
             stories = self.store.latest_stories(spec.topic, output.limit)
-            document = render_atom(
-                spec,
-                stories,
-                install_id=install_id,
-                base_url=output.base_url,
-                topics=topics,
-                empty_updated=empty_updated,
-            )
-            if write_if_changed(output.dir / spec.file, document):
-                changed.append(output.dir / spec.file)
-        _remove_stale_topic_files(output.dir / "topics", {spec.file for spec in specs})
+            for fmt in FORMATS:
+                path = output.dir / in_format(spec.file, fmt)
+                if write_if_changed(path, render(fmt, spec, stories, **context)):
+                    changed.append(path)
+        current = {in_format(spec.file, fmt) for spec in specs for fmt in FORMATS}
+        _remove_stale_topic_files(output.dir / "topics", current)
         self.store.outputs_published()
         return changed
 
@@ -641,8 +644,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 def _remove_stale_topic_files(folder: Path, current: set[str]) -> None:
     if not folder.is_dir():
         return
-    for path in folder.glob("*.atom"):
-        if f"topics/{path.name}" not in current:
+    for path in folder.iterdir():
+        if path.suffix in (".atom", ".rss", ".json") and f"topics/{path.name}" not in current:
             path.unlink(missing_ok=True)
 
 

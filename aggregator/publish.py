@@ -1,4 +1,5 @@
-"""Stories to Atom 1.0 bytes with feedgen; pure (no database, no clock, no files).
+"""Stories to feed documents (Atom 1.0 and RSS 2.0 with feedgen, JSON Feed 1.1); pure (no
+database, no clock, no files).
 
 One entry per story: the first report is the entry, every other outlet that carried the story is
 credited in it ("Also reported by"). Ids never change across republishing: the feed's id derives
@@ -9,10 +10,12 @@ depends only on the stories given, so an unchanged database gives byte-identical
 from __future__ import annotations
 
 import html
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -24,6 +27,18 @@ from aggregator.types import Story, Topic
 
 MERGED_FEED_PATH = "feeds/off-the-wire.atom"
 MERGED_FEED_FILE = "off-the-wire.atom"
+# Every feed is written in each format, beside the Atom file: same stem, another suffix.
+FORMATS = {
+    "atom": "application/atom+xml; charset=utf-8",
+    "rss": "application/rss+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def in_format(path: str, fmt: str) -> str:
+    """The same feed's path or file name in another format ("x.atom" -> "x.rss")."""
+    return path.rsplit(".", 1)[0] + "." + fmt
 
 
 def topic_feed_path(slug: str) -> str:
@@ -102,6 +117,8 @@ def render_atom(
     fg.subtitle(spec.subtitle)
     fg.link(href=base_url + spec.path, rel="self", type="application/atom+xml")
     fg.link(href=base_url, rel="alternate", type="text/html")
+    for fmt in ("rss", "json"):
+        fg.link(href=base_url + in_format(spec.path, fmt), rel="alternate", type=FORMATS[fmt].split(";")[0])
     fg.author({"name": "offthewire"})
     fg.generator("offthewire", version=__version__)
     fg.language("en")
@@ -110,6 +127,82 @@ def render_atom(
     for story in stories:
         _add_entry(fg, story, base_url, topics)
     return bytes(fg.atom_str(pretty=True))
+
+
+def render(fmt: str, spec: FeedSpec, stories: Sequence[Story], **context: Any) -> bytes:
+    """The feed in one of FORMATS."""
+    renderers = {"atom": render_atom, "rss": render_rss, "json": render_json_feed}
+    return renderers[fmt](spec, stories, **context)
+
+
+def render_rss(
+    spec: FeedSpec,
+    stories: Sequence[Story],
+    *,
+    install_id: str,
+    base_url: str,
+    topics: Mapping[str, Topic],
+    empty_updated: datetime,
+) -> bytes:
+    """The RSS 2.0 document for `stories`: the same entries as the Atom feed."""
+    fg = FeedGenerator()
+    fg.title(spec.title)
+    fg.description(spec.subtitle)
+    fg.link(href=base_url + in_format(spec.path, "rss"), rel="self")
+    fg.link(href=base_url, rel="alternate")
+    fg.generator("offthewire", version=__version__)
+    fg.language("en")
+    fg.lastBuildDate(max((s.updated for s in stories), default=empty_updated))
+    for story in stories:
+        first = story.first
+        entry = fg.add_entry(order="append")
+        entry.guid(entry_id(story), permalink=False)
+        entry.title(xml_safe(first.title))
+        if first.link:
+            entry.link(href=first.link)
+        entry.description(xml_safe((first.summary or html.escape(first.title)) + _credits(story)))
+        entry.pubDate(first.published)
+        for slug in story.topics:
+            entry.category(term=slug, label=topics[slug].title if slug in topics else slug)
+        entry.source(url=first.source_url, title=xml_safe(first.source))
+    return bytes(fg.rss_str(pretty=True))
+
+
+def render_json_feed(
+    spec: FeedSpec,
+    stories: Sequence[Story],
+    *,
+    install_id: str,
+    base_url: str,
+    topics: Mapping[str, Topic],
+    empty_updated: datetime,
+) -> bytes:
+    """The JSON Feed 1.1 document for `stories`: the same entries as the Atom feed."""
+    items = []
+    for story in stories:
+        first = story.first
+        item: dict[str, Any] = {"id": entry_id(story)}
+        if first.link:
+            item["url"] = first.link
+        item["title"] = xml_safe(first.title)
+        item["content_html"] = xml_safe((first.content or first.summary or html.escape(first.title)) + _credits(story))
+        item["date_published"] = first.published.isoformat()
+        item["date_modified"] = story.updated.isoformat()
+        item["authors"] = [{"name": xml_safe(first.author or first.source)}]
+        if story.topics:
+            item["tags"] = list(story.topics)
+        items.append(item)
+    document = {
+        "version": JSON_FEED_VERSION,
+        "title": spec.title,
+        "home_page_url": base_url,
+        "feed_url": base_url + in_format(spec.path, "json"),
+        "description": spec.subtitle,
+        "language": "en",
+        "authors": [{"name": "offthewire"}],
+        "items": items,
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def _add_entry(fg: FeedGenerator, story: Story, base_url: str, topics: Mapping[str, Topic]) -> None:

@@ -27,12 +27,18 @@ from aggregator.core import Aggregator
 from aggregator.exceptions import AggregatorError
 from aggregator.metrics import Metrics
 from aggregator.pages import FeedLink, Pages, TopicBlock
-from aggregator.publish import MERGED_FEED_FILE, MERGED_FEED_PATH, topic_feed_file, topic_feed_path
+from aggregator.publish import (
+    FORMATS,
+    MERGED_FEED_FILE,
+    MERGED_FEED_PATH,
+    in_format,
+    topic_feed_file,
+    topic_feed_path,
+)
 from aggregator.store import from_text
 
 log = logging.getLogger(__name__)
 
-ATOM_TYPE = "application/atom+xml; charset=utf-8"
 FEED_MAX_AGE = 60
 PAGE_MAX_AGE = 30
 TICKER_DEFAULT = 20
@@ -72,8 +78,9 @@ def make_app(reader: Aggregator, health: Callable[[], HealthReport], metrics: Me
     app = web.Application()
     app.router.add_get("/", service.index)
     app.router.add_get("/ticker", service.ticker)
-    app.router.add_get("/" + MERGED_FEED_PATH, service.merged_feed)
-    app.router.add_get("/feeds/topics/{slug}.atom", service.topic_feed)
+    for fmt in FORMATS:
+        app.router.add_get("/" + in_format(MERGED_FEED_PATH, fmt), service.merged_feed)
+        app.router.add_get(f"/feeds/topics/{{slug}}.{fmt}", service.topic_feed)
     app.router.add_get("/sources.opml", service.opml)
     app.router.add_get("/healthz", service.healthz)
     app.router.add_get("/metrics", service.metrics)
@@ -93,14 +100,14 @@ class _Service:
         return self.reader.settings.output
 
     async def merged_feed(self, request: web.Request) -> web.StreamResponse:
-        return self._file(request, self.output.dir / MERGED_FEED_FILE)
+        return self._file(request, self.output.dir / in_format(MERGED_FEED_FILE, _format_of(request)))
 
     async def topic_feed(self, request: web.Request) -> web.StreamResponse:
         slug = request.match_info["slug"]
         known = {info.topic.slug for info in self.reader.topics()}
         if not SLUG_PATTERN.match(slug) or slug not in known:
             raise web.HTTPNotFound(text=f"There is no topic {slug!r}.\n")
-        return self._file(request, self.output.dir / topic_feed_file(slug))
+        return self._file(request, self.output.dir / in_format(topic_feed_file(slug), _format_of(request)))
 
     def _file(self, request: web.Request, path: Path) -> web.StreamResponse:
         try:
@@ -108,7 +115,7 @@ class _Service:
             modified = datetime.fromtimestamp(int(path.stat().st_mtime), tz=UTC)
         except FileNotFoundError:
             raise web.HTTPServiceUnavailable(text="This feed has not been published yet.\n") from None
-        return self._conditional(request, body, ATOM_TYPE, modified, FEED_MAX_AGE)
+        return self._conditional(request, body, FORMATS[_format_of(request)], modified, FEED_MAX_AGE)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         reader, output = self.reader, self.output
@@ -218,6 +225,10 @@ class _Service:
             headers["Content-Encoding"] = "gzip"
             body = self.gzip.get(etag, body)
         return web.Response(body=body, headers=headers)
+
+
+def _format_of(request: web.Request) -> str:
+    return request.path.rsplit(".", 1)[-1]
 
 
 def _not_modified(request: web.Request, etags: set[str], modified: datetime | None) -> bool:

@@ -74,7 +74,9 @@ class Published:
         self.snapshots[moment] = {str(p.relative_to(self.wire.public)): p.read_bytes() for p in files}
         self.stats[moment] = {str(p.relative_to(self.wire.public)): p.stat() for p in files}
         self.leftovers[moment] = [
-            str(p.relative_to(self.wire.public)) for p in files if p.name.startswith(".") or p.suffix != ".atom"
+            str(p.relative_to(self.wire.public))
+            for p in files
+            if p.name.startswith(".") or p.suffix not in (".atom", ".rss", ".json")
         ]
 
     def feed(self, moment: str, slug: str | None = None) -> bytes:

@@ -11,6 +11,7 @@ stored exactly once.
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import time
@@ -99,17 +100,24 @@ def check_database(db_path: Path) -> int:
 
 
 def check_outputs(public: Path) -> list[str]:
-    """Every file a reader can be served is complete, valid Atom; returns the leftover temporary files."""
+    """Every file a reader can be served is complete (valid Atom, well-formed RSS, whole JSON);
+    returns the leftover temporary files."""
     leftovers = []
     for path in sorted(p for p in public.rglob("*") if p.is_file()):
         if path.name.startswith("."):
             # A temporary file the kill interrupted: never served (the server names its files),
             # and never mistaken for a feed.
-            assert not path.name.endswith(".atom"), path
+            assert not path.name.endswith((".atom", ".rss", ".json")), path
             leftovers.append(str(path.relative_to(public)))
             continue
-        assert path.suffix == ".atom", f"unexpected file in the output folder: {path}"
+        assert path.suffix in (".atom", ".rss", ".json"), f"unexpected file in the output folder: {path}"
+        if path.suffix == ".json":
+            json.loads(path.read_bytes())  # raises on a truncated file
+            continue
         document = etree.fromstring(path.read_bytes())  # raises on a truncated or mixed file
+        if path.suffix == ".rss":
+            assert document.tag == "rss", path
+            continue
         assert document.tag == f"{ATOM}feed", path
         ATOM_SCHEMA.assertValid(document)
     assert (public / "off-the-wire.atom").is_file(), "the merged feed is missing"

@@ -452,6 +452,11 @@ def test_no_output_contains_active_content(run: PollRun) -> None:
         problems += [f"{name} (raw): {word}" for word in forbidden_in(document.decode())]
         problems += [f"{name}: {p}" for p in unsafe_strings(xml_strings(document))]
     problems += [f"items --json: {p}" for p in unsafe_strings(json_strings(run.items))]
+    for twin in sorted(run.wire.public.rglob("*.rss")):
+        problems += [f"{twin.name} (raw): {word}" for word in forbidden_in(twin.read_text(encoding="utf-8"))]
+        problems += [f"{twin.name}: {p}" for p in unsafe_strings(xml_strings(twin.read_bytes()))]
+    for twin in sorted(run.wire.public.rglob("*.json")):
+        problems += [f"{twin.name}: {p}" for p in unsafe_strings(json_strings(json.loads(twin.read_bytes())))]
     # Stored errors quote the URL they refused (a javascript: redirect target among them): plain text, never a link.
     listed = [{k: v for k, v in s.items() if k not in ("last_error", "last_warning")} for s in run.sources.values()]
     problems += [f"list --json: {p}" for p in unsafe_strings(json_strings(listed))]

@@ -204,9 +204,10 @@ def _positive_int(value: Any) -> int | None:
 def plain_text(value: str) -> str:
     """Text a person reads from HTML: tags removed, entities decoded, then `clean_text`. Repeated
     until nothing changes, so a double-escaped "&amp;lt;script&amp;gt;" cannot decode into a tag."""
-    text = value[:MAX_HTML_CHARS]
+    text = _without_unsafe(value[:MAX_HTML_CHARS])
     for _ in range(MAX_UNESCAPES):
-        decoded = html.unescape(nh3.clean(text, tags=set(), clean_content_tags={"script", "style"}))
+        # Unsafe characters go inside the loop: removing one can join "<" to what follows it.
+        decoded = _without_unsafe(html.unescape(nh3.clean(text, tags=set(), clean_content_tags={"script", "style"})))
         if decoded == text:
             break
         text = decoded
@@ -238,6 +239,10 @@ def sanitise_html(value: str) -> str:
     )
     # nh3 decodes character references ("&#1;"): what it decodes must still be allowed in XML.
     return _UNSAFE_CHARACTERS.sub("", xml_safe(cleaned)).strip()
+
+
+def _without_unsafe(text: str) -> str:
+    return _UNSAFE_CHARACTERS.sub("", xml_safe(text))
 
 
 def xml_safe(text: str) -> str:

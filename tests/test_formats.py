@@ -96,7 +96,8 @@ def test_every_format_is_served_with_its_type_validators_and_304(wire: Wire, fee
     wire.add(feed_server.serve("/world.xml", rss(entries("world", 2))), "--topic", "world")
     with RunningDaemon(wire, port) as daemon:
         daemon.wait_ready()
-        wait_for(lambda: (wire.public / "topics/world.json").is_file(), 10, "the first publish")
+        world = wire.public / "topics/world.json"
+        wait_for(lambda: world.is_file() and b"World desk files story 1" in world.read_bytes(), 10, "the first poll")
         for path, content_type in (
             ("/feeds/off-the-wire.rss", "application/rss+xml; charset=utf-8"),
             ("/feeds/topics/world.json", "application/feed+json; charset=utf-8"),

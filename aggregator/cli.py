@@ -130,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     export = command("export-opml", cmd_export_opml)
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of to stdout")
 
+    command("prune", cmd_prune)
+
     command("run", cmd_run)
 
     demo = command("demo", cmd_demo)
@@ -484,6 +486,19 @@ def cmd_export_opml(args: argparse.Namespace) -> int:
         print(f"Wrote {args.output}")
     else:
         sys.stdout.buffer.write(document)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Apply retention now: drop items older than [retention] days (each source keeps its newest
+    keep_per_source), leaving tombstones so they are not imported again; then publish and compact."""
+    with _aggregator(args) as aggregator:
+        pruned = aggregator.prune(vacuum=True)
+        retention = aggregator.settings.retention
+    print(
+        f"Pruned {pruned} items older than {retention.days} days "
+        f"(each source keeps its newest {retention.keep_per_source})."
+    )
     return 0
 
 

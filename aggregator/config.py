@@ -68,6 +68,7 @@ class DedupeSettings:
 @dataclass(frozen=True)
 class RetentionSettings:
     days: int = 30
+    keep_per_source: int = 50
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ _SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
     },
     "server": {"listen": _LISTEN},
     "dedupe": {"window_hours": _POSITIVE_NUMBER, "republish_updates": _BOOL, "max_revisions": _POSITIVE_INT},
-    "retention": {"days": _POSITIVE_INT},
+    "retention": {"days": _POSITIVE_INT, "keep_per_source": _POSITIVE_INT},
     "log": {"level": _LOG_LEVEL},
     "topic_rules": {"exclude": _STRING_LIST},
 }

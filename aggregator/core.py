@@ -491,6 +491,18 @@ class Aggregator:
         """Stories newest first, each with every report."""
         return self.store.latest_stories(topic, limit or self.settings.output.limit)
 
+    def prune(self, vacuum: bool = False) -> int:
+        """Apply retention now: items older than `[retention] days` go (each source keeps its newest
+        `keep_per_source`), leaving tombstones; then publish. Returns how many items were pruned."""
+        retention = self.settings.retention
+        now = self.clock()
+        pruned = self.store.prune(now - timedelta(days=retention.days), retention.keep_per_source, now)
+        if vacuum and pruned:
+            self.store.vacuum()
+        if pruned:
+            self.publish()
+        return pruned
+
     def why(self, first_id: int, second_id: int) -> Verdict:
         """Whether two stored items are one story, and why (the rules `poll` applies)."""
         a, b = self.store.item(first_id), self.store.item(second_id)

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -38,6 +38,7 @@ logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 SHUTDOWN_GRACE = 5.0  # seconds a running tick may take to finish before its fetches are cancelled
 SHUTDOWN_LIMIT = 10.0  # seconds from SIGTERM to exit, at most
+PRUNE_DELAY = timedelta(hours=1)
 
 
 def sd_notify(message: str) -> bool:
@@ -111,6 +112,10 @@ class Daemon:
         self.scheduler.add_job(
             self._tick, "interval", seconds=self.settings.poll.tick, id="tick", next_run_time=datetime.now(UTC)
         )
+        # Retention once a day, an hour after start so a restart loop never prunes in a hurry.
+        self.scheduler.add_job(
+            self._prune, "interval", days=1, id="prune", next_run_time=datetime.now(UTC) + PRUNE_DELAY
+        )
         self.scheduler.start()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stop.set)
@@ -156,6 +161,16 @@ class Daemon:
                 self._ticks += 1
         if summary is not None:
             self._after_tick(summary)
+
+    def _prune(self) -> None:
+        # Runs in the scheduler's single worker, so never beside a tick.
+        try:
+            pruned = self.writer.prune()
+        except AggregatorError as exc:
+            self._last_error = str(exc)
+            log.error("%s", exc)
+            return
+        log.info("retention: %d items pruned", pruned)
 
     def _after_tick(self, summary: PollSummary) -> None:
         self.metrics.observe_poll(summary, time.time())

@@ -161,6 +161,16 @@ def m007_source_ids_never_reused(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX sources_due ON sources (next_fetch_at)")
 
 
+@migrations()
+def m008_tombstones(db: sqlite_utils.Database) -> None:
+    # What is left of a pruned item: its identity, so an upstream feed still carrying it does not
+    # bring it back.
+    db.execute(
+        "CREATE TABLE tombstones (source_id INTEGER NOT NULL, key TEXT NOT NULL, pruned_at TEXT NOT NULL, "
+        "PRIMARY KEY (source_id, key))"
+    )
+
+
 @dataclass(frozen=True)
 class NewItem:
     """An item ready to store: the entry's fields plus its identity, topics and story match data."""
@@ -380,14 +390,7 @@ class Store:
             ]
             self.db.execute("DELETE FROM items WHERE source_id = ?", [source_id])
             self.db.execute("DELETE FROM stories WHERE id NOT IN (SELECT DISTINCT story_id FROM items)")
-            # A story whose first report left now starts at its next report.
-            self.db.conn.executemany(
-                """UPDATE stories SET
-                       published = (SELECT MIN(published) FROM items WHERE story_id = stories.id),
-                       updated = (SELECT MAX(updated) FROM items WHERE story_id = stories.id)
-                   WHERE id = ?""",
-                [(story_id,) for story_id in touched],
-            )
+            self._redate_stories(touched)
             self.db.execute("DELETE FROM story_keys WHERE story_id NOT IN (SELECT id FROM stories)")
             self.db.execute("DELETE FROM sources WHERE id = ?", [source_id])
             self._mark_outputs_stale()
@@ -484,6 +487,8 @@ class Store:
                     [source.id, item.key],
                 ).fetchone()
                 if row is None:
+                    if self._pruned(source.id, item.key):
+                        continue
                     merged += self._insert_item(source, item, now, window, choose_story)
                     new += 1
                 elif row[1] != item.content_hash:
@@ -639,6 +644,59 @@ class Store:
             where.append("i.source_id = ?")
             params.append(source_id)
         return self._items(" AND ".join(where), params, order="i.published DESC, i.id DESC", limit=limit)
+
+    def _redate_stories(self, story_ids: Iterable[int]) -> None:
+        # A story whose first report left now starts at its next report.
+        self.db.conn.executemany(
+            """UPDATE stories SET
+                   published = (SELECT MIN(published) FROM items WHERE story_id = stories.id),
+                   updated = (SELECT MAX(updated) FROM items WHERE story_id = stories.id)
+               WHERE id = ? AND EXISTS (SELECT 1 FROM items WHERE story_id = stories.id)""",
+            [(story_id,) for story_id in story_ids],
+        )
+
+    def _pruned(self, source_id: int, key: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM tombstones WHERE source_id = ? AND key = ?", [source_id, key]).fetchone()
+        return row is not None
+
+    def prune(self, older_than: datetime, keep_per_source: int, now: datetime) -> int:
+        """Delete items published before `older_than`, except each source's newest `keep_per_source`;
+        leave a tombstone for each. Returns how many items were pruned."""
+        with self.transaction():
+            rows = self.db.execute(
+                """SELECT id, source_id, key, story_id FROM (
+                       SELECT id, source_id, key, story_id, published,
+                              ROW_NUMBER() OVER (PARTITION BY source_id ORDER BY published DESC, id DESC) AS rank
+                       FROM items)
+                   WHERE published < ? AND rank > ?""",
+                [to_text(older_than), keep_per_source],
+            ).fetchall()
+            if not rows:
+                return 0
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO tombstones (source_id, key, pruned_at) VALUES (?, ?, ?)",
+                [(source_id, key, to_text(now)) for _, source_id, key, _ in rows],
+            )
+            ids = [(item_id,) for item_id, _, _, _ in rows]
+            self.db.conn.executemany("DELETE FROM item_topics WHERE item_id = ?", ids)
+            self.db.conn.executemany("DELETE FROM items WHERE id = ?", ids)
+            touched = sorted({(story_id,) for _, _, _, story_id in rows})
+            self.db.conn.executemany(
+                "DELETE FROM stories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM items WHERE story_id = stories.id)",
+                touched,
+            )
+            self.db.conn.executemany(
+                "DELETE FROM story_keys WHERE story_id = ? AND NOT EXISTS (SELECT 1 FROM stories WHERE id = ?)",
+                [(story_id, story_id) for (story_id,) in touched],
+            )
+            self._redate_stories([story_id for (story_id,) in touched])
+            self._mark_outputs_stale()
+        self.db.execute("PRAGMA optimize")
+        return len(rows)
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system (rewrites the file; not in the daemon)."""
+        self.db.execute("VACUUM")
 
     def item(self, item_id: int) -> Item:
         items = self._items("i.id = ?", [item_id], order="i.id", limit=1)

@@ -46,7 +46,7 @@ from aggregator.types import (
 )
 
 log = logging.getLogger(__name__)
-HEADLINE_CACHE = 20_000  # prepared headlines kept for story matching (a few MB)
+HEADLINE_CACHE = 5_000  # prepared headlines kept for story matching (a few MB)
 
 Fetcher = Callable[
     [Sequence[Source], PollSettings, Callable[[FetchResult], None] | None], Coroutine[Any, Any, list[FetchResult]]

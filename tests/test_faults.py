@@ -97,7 +97,10 @@ def test_a_deleted_output_folder_is_made_again_at_the_next_publish(wire: Wire, f
         daemon.wait_ready()
         merged = wire.public / "off-the-wire.atom"
         wait_for(lambda: merged.is_file(), 10, "the first publish")
-        shutil.rmtree(wire.public)
+        # Moved away in one step, then deleted: the daemon may be writing into it at this moment.
+        gone = wire.folder / "public-deleted"
+        wire.public.rename(gone)
+        shutil.rmtree(gone, ignore_errors=True)  # a write in flight may still land in it
 
         feed_server.update("/wire.xml", body=atom(entries("gamma", 3)))
 

@@ -572,6 +572,7 @@ class Aggregator:
             FORMATS,
             MERGED_FEED_FILE,
             MERGED_FEED_PATH,
+            FeedContext,
             FeedSpec,
             in_format,
             render,
@@ -598,17 +599,12 @@ class Aggregator:
             for slug, topic in topics.items()
         ]
         changed = []
-        context = {
-            "install_id": install_id,
-            "base_url": output.base_url,
-            "topics": topics,
-            "empty_updated": empty_updated,
-        }
+        context = FeedContext(install_id, output.base_url, topics, empty_updated)
         for spec in specs:
             stories = self.store.latest_stories(spec.topic, output.limit)
             for fmt in FORMATS:
                 path = output.dir / in_format(spec.file, fmt)
-                if write_if_changed(path, render(fmt, spec, stories, **context)):
+                if write_if_changed(path, render(fmt, spec, stories, context)):
                     changed.append(path)
         current = {in_format(spec.file, fmt) for spec in specs for fmt in FORMATS}
         _remove_stale_topic_files(output.dir / "topics", current)

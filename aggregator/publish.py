@@ -82,6 +82,24 @@ class FullSourceExtension(BaseEntryExtension):  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
+class FeedContext:
+    """What every feed of one publish shares."""
+
+    install_id: str
+    base_url: str
+    topics: Mapping[str, Topic]
+    empty_updated: datetime
+
+    def updated(self, stories: Sequence[Story]) -> datetime:
+        """A feed's updated time: its newest story's, or the database's birth for an empty feed."""
+        return max((story.updated for story in stories), default=self.empty_updated)
+
+    def topic_title(self, slug: str) -> str:
+        topic = self.topics.get(slug)
+        return topic.title if topic else slug
+
+
+@dataclass(frozen=True)
 class FeedSpec:
     """What one output feed is: where it lives, what it is called, and its permanent id."""
 
@@ -104,15 +122,12 @@ def entry_id(story: Story) -> str:
 def render_atom(
     spec: FeedSpec,
     stories: Sequence[Story],
-    *,
-    install_id: str,
-    base_url: str,
-    topics: Mapping[str, Topic],
-    empty_updated: datetime,
+    context: FeedContext,
 ) -> bytes:
     """The Atom document for `stories` (already newest first and limited)."""
+    base_url = context.base_url
     fg = FeedGenerator()
-    fg.id(feed_id(install_id, spec.path))
+    fg.id(feed_id(context.install_id, spec.path))
     fg.title(spec.title)
     fg.subtitle(spec.subtitle)
     fg.link(href=base_url + spec.path, rel="self", type="application/atom+xml")
@@ -122,37 +137,33 @@ def render_atom(
     fg.author({"name": "offthewire"})
     fg.generator("offthewire", version=__version__)
     fg.language("en")
-    fg.updated(max((s.updated for s in stories), default=empty_updated))
+    fg.updated(context.updated(stories))
     fg.register_extension("wiresource", BaseExtension, FullSourceExtension, atom=True, rss=False)
     for story in stories:
-        _add_entry(fg, story, base_url, topics)
+        _add_entry(fg, story, context)
     return bytes(fg.atom_str(pretty=True))
 
 
-def render(fmt: str, spec: FeedSpec, stories: Sequence[Story], **context: Any) -> bytes:
+def render(fmt: str, spec: FeedSpec, stories: Sequence[Story], context: FeedContext) -> bytes:
     """The feed in one of FORMATS."""
     renderers = {"atom": render_atom, "rss": render_rss, "json": render_json_feed}
-    return renderers[fmt](spec, stories, **context)
+    return renderers[fmt](spec, stories, context)
 
 
 def render_rss(
     spec: FeedSpec,
     stories: Sequence[Story],
-    *,
-    install_id: str,
-    base_url: str,
-    topics: Mapping[str, Topic],
-    empty_updated: datetime,
+    context: FeedContext,
 ) -> bytes:
     """The RSS 2.0 document for `stories`: the same entries as the Atom feed."""
     fg = FeedGenerator()
     fg.title(spec.title)
     fg.description(spec.subtitle)
-    fg.link(href=base_url + in_format(spec.path, "rss"), rel="self")
-    fg.link(href=base_url, rel="alternate")
+    fg.link(href=context.base_url + in_format(spec.path, "rss"), rel="self")
+    fg.link(href=context.base_url, rel="alternate")
     fg.generator("offthewire", version=__version__)
     fg.language("en")
-    fg.lastBuildDate(max((s.updated for s in stories), default=empty_updated))
+    fg.lastBuildDate(context.updated(stories))
     for story in stories:
         first = story.first
         entry = fg.add_entry(order="append")
@@ -160,10 +171,10 @@ def render_rss(
         entry.title(xml_safe(first.title))
         if first.link:
             entry.link(href=first.link)
-        entry.description(xml_safe((first.summary or html.escape(first.title)) + _credits(story)))
+        entry.description(_summary(story))
         entry.pubDate(first.published)
         for slug in story.topics:
-            entry.category(term=slug, label=topics[slug].title if slug in topics else slug)
+            entry.category(term=slug, label=context.topic_title(slug))
         entry.source(url=first.source_url, title=xml_safe(first.source))
     return bytes(fg.rss_str(pretty=True))
 
@@ -171,11 +182,7 @@ def render_rss(
 def render_json_feed(
     spec: FeedSpec,
     stories: Sequence[Story],
-    *,
-    install_id: str,
-    base_url: str,
-    topics: Mapping[str, Topic],
-    empty_updated: datetime,
+    context: FeedContext,
 ) -> bytes:
     """The JSON Feed 1.1 document for `stories`: the same entries as the Atom feed."""
     items = []
@@ -185,7 +192,7 @@ def render_json_feed(
         if first.link:
             item["url"] = first.link
         item["title"] = xml_safe(first.title)
-        item["content_html"] = xml_safe((first.content or first.summary or html.escape(first.title)) + _credits(story))
+        item["content_html"] = xml_safe(first.content + _credits(story)) if first.content else _summary(story)
         item["date_published"] = first.published.isoformat()
         item["date_modified"] = story.updated.isoformat()
         item["authors"] = [{"name": xml_safe(first.author or first.source)}]
@@ -195,8 +202,8 @@ def render_json_feed(
     document = {
         "version": JSON_FEED_VERSION,
         "title": spec.title,
-        "home_page_url": base_url,
-        "feed_url": base_url + in_format(spec.path, "json"),
+        "home_page_url": context.base_url,
+        "feed_url": context.base_url + in_format(spec.path, "json"),
         "description": spec.subtitle,
         "language": "en",
         "authors": [{"name": "offthewire"}],
@@ -205,7 +212,7 @@ def render_json_feed(
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _add_entry(fg: FeedGenerator, story: Story, base_url: str, topics: Mapping[str, Topic]) -> None:
+def _add_entry(fg: FeedGenerator, story: Story, context: FeedContext) -> None:
     first = story.first
     entry = fg.add_entry(order="append")
     entry.id(entry_id(story))
@@ -215,17 +222,15 @@ def _add_entry(fg: FeedGenerator, story: Story, base_url: str, topics: Mapping[s
     entry.published(first.published)
     entry.updated(story.updated)
     entry.author({"name": xml_safe(first.author or first.source)})
-    credits = _credits(story)
-    summary = xml_safe((first.summary or html.escape(first.title)) + credits)
+    summary = _summary(story)
     entry.summary(summary, type="html")
     if first.content:
-        entry.content(xml_safe(first.content + credits), type="html")
+        entry.content(xml_safe(first.content + _credits(story)), type="html")
     elif not first.link:
         # Atom needs an alternate link or content; a report without a link carries its text as content.
         entry.content(summary, type="html")
     for slug in story.topics:
-        topic = topics.get(slug)
-        entry.category(term=slug, label=topic.title if topic else slug, scheme=base_url + "feeds/topics/")
+        entry.category(term=slug, label=context.topic_title(slug), scheme=context.base_url + "feeds/topics/")
     entry.wiresource.set(
         id=first.source_feed_id or first.source_url,
         title=first.source,
@@ -234,6 +239,12 @@ def _add_entry(fg: FeedGenerator, story: Story, base_url: str, topics: Mapping[s
         self_link=first.source_url,
         alternate=first.source_feed_link,
     )
+
+
+def _summary(story: Story) -> str:
+    """The first report's summary (or its headline) with the other outlets credited, as HTML."""
+    first = story.first
+    return xml_safe((first.summary or html.escape(first.title)) + _credits(story))
 
 
 def _credits(story: Story) -> str:

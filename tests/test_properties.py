@@ -28,7 +28,7 @@ from lxml import etree
 from aggregator import parse
 from aggregator.exceptions import ParseError
 from aggregator.parse import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, parse_feed, plain_text, sanitise_html
-from aggregator.publish import MERGED_FEED_FILE, MERGED_FEED_PATH, FeedSpec, render_atom
+from aggregator.publish import MERGED_FEED_FILE, MERGED_FEED_PATH, FeedContext, FeedSpec, render_atom
 from aggregator.types import Item, ParsedFeed, Story
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -616,7 +616,7 @@ def stories_of(items: list[Item]) -> list[Story]:
 
 
 def render(stories: list[Story]) -> bytes:
-    return render_atom(SPEC, stories, install_id=INSTALL_ID, base_url=BASE_URL, topics={}, empty_updated=NOW)
+    return render_atom(SPEC, stories, FeedContext(INSTALL_ID, BASE_URL, {}, NOW))
 
 
 def as_feedparser_reads(text: str) -> str:

@@ -11,6 +11,7 @@ from lxml import etree
 from aggregator.publish import (
     MERGED_FEED_FILE,
     MERGED_FEED_PATH,
+    FeedContext,
     FeedSpec,
     render_atom,
     topic_feed_file,
@@ -96,7 +97,7 @@ def render(
     spec: FeedSpec = MERGED,
     base_url: str = BASE_URL,
 ) -> bytes:
-    return render_atom(spec, stories, install_id=INSTALL_ID, base_url=base_url, topics=TOPICS, empty_updated=T0)
+    return render_atom(spec, stories, FeedContext(INSTALL_ID, base_url, TOPICS, T0))
 
 
 def root(document: bytes) -> etree._Element:

@@ -95,7 +95,7 @@ def jitter_chance(source_id: int, now: datetime) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def adaptive_interval(now: datetime, published: Sequence[datetime], settings: PollSettings) -> timedelta | None:
+def adaptive_interval(now: datetime, published: Sequence[datetime]) -> timedelta | None:
     """The average gap between the last week's items; None when there are too few to tell."""
     recent = sorted(p for p in published if now - ADAPTIVE_WINDOW <= p <= now)
     if len(recent) < ADAPTIVE_MIN_ITEMS:
@@ -114,7 +114,7 @@ def _base_interval(
     considered.append(f"[poll] every: {settings.every} min")
     if outcome.failed or not outcome.recent_published:
         return default, f"[poll] every of {settings.every} min"
-    adaptive = adaptive_interval(now, outcome.recent_published, settings)
+    adaptive = adaptive_interval(now, outcome.recent_published)
     if adaptive is None:
         quiet = default * QUIET_FACTOR
         considered.append(f"publishing rate: under {ADAPTIVE_MIN_ITEMS} items a week, quiet: {_span(quiet)}")

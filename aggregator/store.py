@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from aggregator.dedupe import host_of
 from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError
 from aggregator.types import FeedHints, Item, ItemFacts, Source, Story
 
@@ -424,7 +424,7 @@ class Store:
                 "SELECT id, url, next_fetch_at FROM sources WHERE enabled = 1 AND removed_at IS NULL"
             ).fetchall()
             for source_id, url, next_at in rows:
-                if (urlsplit(url).hostname or "").lower() == host and (next_at is None or next_at < to_text(until)):
+                if host_of(url) == host and (next_at is None or next_at < to_text(until)):
                     self.db.execute(
                         "UPDATE sources SET next_fetch_at = ?, next_reason = ? WHERE id = ?",
                         [to_text(until), f"{host} answered 429 Too Many Requests; waiting for it", source_id],

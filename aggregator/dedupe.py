@@ -316,8 +316,10 @@ def compare(a: Headline, b: Headline) -> Match:
     jaccard = len(shared) / len(a.tokens | b.tokens)
     containment = len(shared) / min(len(a.tokens), len(b.tokens))
     score = max(jaccard, containment * SAME_STORY_JACCARD / SAME_STORY_CONTAINMENT)
-    if a.names and b.names and not a.names & b.names and jaccard < NAMES_OVERRULED:
-        return Match(False, score, f"different names ({_listed(a.names)} / {_listed(b.names)})")
+    # Each headline names someone or somewhere the other never mentions: different actors.
+    only_a, only_b = a.names - b.tokens - b.names, b.names - a.tokens - a.names
+    if (not a.names & b.names or (only_a and only_b)) and a.names and b.names and jaccard < NAMES_OVERRULED:
+        return Match(False, score, f"different names ({_listed(only_a or a.names)} / {_listed(only_b or b.names)})")
     # A rising toll in the same place is the same story; other numbers in other places are not.
     if a.numbers and b.numbers and a.numbers != b.numbers and (not a.places & b.places or jaccard < SAME_STORY_JACCARD):
         return Match(False, score, f"different numbers ({_listed(a.numbers)} / {_listed(b.numbers)})")

@@ -1,0 +1,89 @@
+"""The story commands a person uses to see and question matching: `stories`, `why`, `topics test`,
+and their error paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import Wire, minutes_ago, rss
+from feedserver import FeedServer
+
+SHARED = "https://agency.example/world/lisbon-fisheries-pact-48213"
+
+
+def entries(outlet: str, tracking: str) -> list[tuple[Any, ...]]:
+    return [
+        (
+            f"urn:{outlet}:pact",
+            f"Coastal states sign fisheries pact in Lisbon | {outlet.title()}",
+            SHARED + tracking,
+            minutes_ago(20),
+        ),
+        (
+            f"urn:{outlet}:own",
+            f"{outlet.title()} opens a new bureau in Quito",
+            f"https://{outlet}.example/bureau",
+            minutes_ago(30),
+        ),
+    ]
+
+
+@pytest.fixture
+def two_outlets(wire: Wire, feed_server: FeedServer) -> Wire:
+    wire.add(feed_server.serve("/harbour.xml", rss(entries("harbour", ""))), "--name", "Harbour Daily")
+    wire.add(feed_server.serve("/meridian.xml", rss(entries("meridian", "?utm_source=rss"))), "--name", "Meridian Wire")
+    assert wire.run("poll").returncode == 0
+    return wire
+
+
+def test_stories_lists_one_story_with_both_reports(two_outlets: Wire) -> None:
+    stories = two_outlets.json("stories")
+    pact = [s for s in stories if "fisheries pact" in s["title"]]
+    assert len(pact) == 1
+    assert {r["source"] for r in pact[0]["reports"]} == {"Harbour Daily", "Meridian Wire"}
+    assert len(stories) == 3  # the pact, and each outlet's own bureau story
+    text = two_outlets.ok("stories")
+    assert "[2 outlets]" in text
+
+
+def test_why_names_the_rule_that_joined_two_reports_and_the_one_that_kept_two_apart(two_outlets: Wire) -> None:
+    items = {i["title"]: i["id"] for i in two_outlets.json("items")}
+    pact = [items[t] for t in items if "fisheries pact" in t]
+    bureaus = [items[t] for t in items if "bureau" in t]
+
+    joined = two_outlets.json("why", str(pact[0]), str(pact[1]))
+    apart = two_outlets.json("why", str(bureaus[0]), str(bureaus[1]))
+
+    assert joined["same_story"] is True
+    assert joined["stored_as_one_story"] is True
+    assert joined["reason"].startswith("both link to the same article")
+    assert apart["same_story"] is False
+    assert apart["stored_as_one_story"] is False
+    assert "different names" in apart["reason"]
+
+
+def test_why_of_an_unknown_item_exits_1_with_one_sentence(two_outlets: Wire) -> None:
+    result = two_outlets.run("why", "1", "99999")
+    assert result.returncode == 1
+    assert "There is no item 99999" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_explain_of_an_unknown_source_exits_1(wire: Wire) -> None:
+    result = wire.run("explain", "https://nowhere.example/feed.xml")
+    assert result.returncode == 1
+    assert "nowhere.example" in result.stderr
+
+
+def test_topics_test_shows_which_topics_join_and_why(wire: Wire) -> None:
+    verdicts = {v["topic"]: v for v in wire.json("topics", "test", "Marathon record falls in Berlin")}
+    assert verdicts["sports"]["joins"] is True
+    assert verdicts["sports"]["reason"] == "keyword 'marathon' matched"
+    assert all(not v["joins"] for slug, v in verdicts.items() if slug != "sports")
+
+
+def test_topics_test_without_a_headline_exits_2(wire: Wire) -> None:
+    result = wire.run("topics", "test")
+    assert result.returncode == 2
+    assert "needs a headline" in result.stderr

@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     items = command("items", cmd_items)
     items.add_argument("--topic", metavar="SLUG")
     items.add_argument("--source", metavar="URL_OR_ID")
+    items.add_argument(
+        "--search",
+        metavar="QUERY",
+        help='full-text search, best match first: words, "a phrase", prefix*, AND / OR / NOT',
+    )
     items.add_argument("--limit", type=_positive, default=30, metavar="N")
     items.add_argument("--json", action="store_true", help="print JSON")
 
@@ -257,14 +262,25 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_items(args: argparse.Namespace) -> int:
-    """The "Off the wire" ticker: newest items first, as HH:MM  Source  Headline."""
+    """The "Off the wire" ticker: newest items first, as HH:MM  Source  Headline; with --search, the
+    items matching a full-text query, best match first."""
     with _aggregator(args) as aggregator:
-        items = aggregator.items(topic=args.topic, source=args.source, limit=args.limit)
+        if args.search is not None:
+            items = aggregator.search(args.search, topic=args.topic, source=args.source, limit=args.limit)
+        else:
+            items = aggregator.items(topic=args.topic, source=args.source, limit=args.limit)
     if args.json:
         _print_json([_item_json(i) for i in items])
         return 0
     if not items:
-        print("No items yet. Poll the sources with: offthewire poll")
+        print(
+            f"No items match {args.search!r}."
+            if args.search is not None
+            else "No items yet. Poll the sources with: offthewire poll"
+        )
+        return 0
+    if args.search is not None:
+        _print_matches(items)
         return 0
     _print_ticker(items)
     return 0
@@ -650,6 +666,15 @@ def _print_ticker(items: Sequence[Item], credits: dict[int, int] | None = None) 
         outlets = (credits or {}).get(item.id, 1)
         more = f"  (+{outlets - 1} more)" if outlets > 1 else ""
         print(f"{moment:%H:%M}  {_clip(item.source, width):<{width}}  {item.title}{more}")
+
+
+def _print_matches(items: Sequence[Item]) -> None:
+    """Search results, best first: a table, as the ticker's day headings would jump about."""
+    local_zone = datetime.now().astimezone().tzinfo
+    rows = [
+        [str(i.id), f"{i.published.astimezone(local_zone):%d %b %H:%M}", _clip(i.source, 28), i.title] for i in items
+    ]
+    _print_table(["ID", "PUBLISHED", "SOURCE", "HEADLINE"], rows)
 
 
 def _print_table(headers: list[str], rows: list[list[str]]) -> None:

@@ -501,6 +501,15 @@ class Aggregator:
         source_id = self.find_source(source).id if source else None
         return self.store.items(topic=topic, source_id=source_id, limit=limit)
 
+    def search(self, query: str, topic: str | None = None, source: str | None = None, limit: int = 50) -> list[Item]:
+        """Items whose headline or summary match `query`, best match first. The query is SQLite
+        FTS5's: words (all must match), "an exact phrase", prefix*, AND / OR / NOT, parentheses.
+        A query that is not valid syntax (say "rare-earth") is searched as its plain words."""
+        if not query.strip():
+            raise ConfigError("The search is empty; give one or more words to look for.")
+        source_id = self.find_source(source).id if source else None
+        return self.store.search(query, topic, source_id, limit)
+
     def stories(self, topic: str | None = None, limit: int | None = None) -> list[Story]:
         """Stories newest first, each with every report."""
         return self.store.latest_stories(topic, limit or self.settings.output.limit)

@@ -14,7 +14,10 @@ from importlib import resources
 import jinja2
 
 from aggregator import __version__
-from aggregator.types import Source, Story, Topic
+from aggregator.parse import plain_text
+from aggregator.types import Item, Source, Story, Topic
+
+SNIPPET_CHARS = 240
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,12 @@ class TopicBlock:
     topic: Topic
     feed_url: str
     stories: Sequence[Story]
+
+
+def _snippet(summary_html: str) -> str:
+    """A summary's first words as plain text, for a search result."""
+    text = " ".join(plain_text(summary_html).split())
+    return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
 
 
 def _clock(moment: datetime | None) -> str:
@@ -44,6 +53,7 @@ class Pages:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters["clock"] = _clock
+        self.env.filters["snippet"] = _snippet
         self.css = (resources.files("aggregator") / "templates" / "base.css").read_text(encoding="utf-8")
 
     def index(
@@ -73,3 +83,8 @@ class Pages:
 
     def ticker(self, *, title: str, label: str, ticker: Sequence[Story]) -> str:
         return self.env.get_template("ticker.html").render(title=title, label=label, ticker=ticker, css=self.css)
+
+    def search(self, *, title: str, base_url: str, query: str, results: Sequence[Item]) -> str:
+        return self.env.get_template("search.html").render(
+            title=title, base_url=base_url, query=query, results=results, css=self.css, version=__version__
+        )

@@ -8,7 +8,9 @@ Times are stored as ISO 8601 UTC text ("2026-11-28T16:32:31Z"), which sorts as t
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -169,6 +171,32 @@ def m008_tombstones(db: sqlite_utils.Database) -> None:
         "CREATE TABLE tombstones (source_id INTEGER NOT NULL, key TEXT NOT NULL, pruned_at TEXT NOT NULL, "
         "PRIMARY KEY (source_id, key))"
     )
+
+
+@migrations()
+def m009_search(db: sqlite_utils.Database) -> None:
+    # Full-text search over headlines and summaries (FTS5, rowid = item id). Rows are written with
+    # the item (search_row) and deleted by trigger, so any tool that deletes items keeps it right.
+    db.execute(
+        "CREATE VIRTUAL TABLE items_search USING fts5(title, summary, tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        "CREATE TRIGGER items_search_delete AFTER DELETE ON items BEGIN "
+        "DELETE FROM items_search WHERE rowid = old.id; END"
+    )
+    rows = db.execute("SELECT id, title, summary FROM items").fetchall()
+    db.conn.executemany(
+        "INSERT INTO items_search (rowid, title, summary) VALUES (?, ?, ?)",
+        [(item_id, title, search_text(summary)) for item_id, title, summary in rows],
+    )
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def search_text(summary_html: str) -> str:
+    """The words of a (sanitised) summary for the search index: tags out, entities decoded."""
+    return html.unescape(_TAG.sub(" ", summary_html))
 
 
 @dataclass(frozen=True)
@@ -531,6 +559,7 @@ class Store:
             },
         )
         self._set_topics(item_id, item.topics)
+        self._index_for_search(item_id, item)
         self.db.conn.executemany(
             "INSERT INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
             [(key, story_id, to_text(published)) for key in item.match_keys],
@@ -589,9 +618,16 @@ class Store:
         if item.published:
             fields["published"] = to_text(item.published)
         self.db.table("items").update(item_id, fields)
+        self._index_for_search(item_id, item)
         if revision_moves_story(revisions):
             self.db.execute("UPDATE stories SET updated = MAX(updated, ?) WHERE id = ?", [to_text(updated), story_id])
         self._set_topics(item_id, item.topics)
+
+    def _index_for_search(self, item_id: int, item: NewItem) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO items_search (rowid, title, summary) VALUES (?, ?, ?)",
+            [item_id, item.title, search_text(item.summary)],
+        )
 
     def _set_topics(self, item_id: int, topics: Sequence[str]) -> None:
         self.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item_id])
@@ -644,6 +680,35 @@ class Store:
             where.append("i.source_id = ?")
             params.append(source_id)
         return self._items(" AND ".join(where), params, order="i.published DESC, i.id DESC", limit=limit)
+
+    def search(self, query: str, topic: str | None = None, source_id: int | None = None, limit: int = 50) -> list[Item]:
+        """Items matching an FTS5 query over headlines and summaries, best first (bm25, a headline
+        word counting twice a summary word), optionally of one topic or one source. A query that is
+        not FTS5 syntax (say "rare-earth" or "U.N.") is searched as its plain words."""
+        try:
+            return self._search(query, topic, source_id, limit)
+        except sqlite3.OperationalError:
+            words = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+        try:
+            return self._search(words, topic, source_id, limit)
+        except sqlite3.Error as exc:
+            raise StorageError(f"The database {self.path} could not be searched: {exc}.") from exc
+
+    def _search(self, query: str, topic: str | None, source_id: int | None, limit: int) -> list[Item]:
+        sql = "SELECT rowid FROM items_search WHERE items_search MATCH ?"
+        params: list[Any] = [query]
+        if topic:
+            sql += " AND rowid IN (SELECT item_id FROM item_topics WHERE topic = ?)"
+            params.append(topic)
+        if source_id is not None:
+            sql += " AND rowid IN (SELECT id FROM items WHERE source_id = ?)"
+            params.append(source_id)
+        sql += f" ORDER BY bm25(items_search, 2.0, 1.0) LIMIT {int(limit)}"
+        ids = [row[0] for row in self.db.execute(sql, params).fetchall()]
+        if not ids:
+            return []
+        found = {item.id: item for item in self._items(f"i.id IN ({','.join('?' * len(ids))})", ids, "i.id", None)}
+        return [found[item_id] for item_id in ids if item_id in found]
 
     def _redate_stories(self, story_ids: Iterable[int]) -> None:
         # A story whose first report left now starts at its next report.

@@ -43,6 +43,7 @@ FEED_MAX_AGE = 60
 PAGE_MAX_AGE = 30
 TICKER_DEFAULT = 20
 TICKER_MAX = 100
+SEARCH_RESULTS = 50
 GZIP_MIN_BYTES = 512
 
 
@@ -81,6 +82,7 @@ def make_app(reader: Aggregator, health: Callable[[], HealthReport], metrics: Me
     for fmt in FORMATS:
         app.router.add_get("/" + in_format(MERGED_FEED_PATH, fmt), service.merged_feed)
         app.router.add_get(f"/feeds/topics/{{slug}}.{fmt}", service.topic_feed)
+    app.router.add_get("/search", service.search)
     app.router.add_get("/sources.opml", service.opml)
     app.router.add_get("/healthz", service.healthz)
     app.router.add_get("/metrics", service.metrics)
@@ -155,6 +157,15 @@ class _Service:
         html = self.pages.ticker(title=self.output.title, label=label, ticker=stories)
         updated = max((s.updated for s in stories), default=None)
         return self._conditional(request, html.encode(), "text/html; charset=utf-8", updated, FEED_MAX_AGE)
+
+    async def search(self, request: web.Request) -> web.StreamResponse:
+        query = request.query.get("q", "").strip()
+        topic = request.query.get("topic") or None
+        results = self.reader.search(query, topic=topic, limit=SEARCH_RESULTS) if query else []
+        html = self.pages.search(title=self.output.title, base_url=self.output.base_url, query=query, results=results)
+        return web.Response(
+            text=html, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-store"}
+        )
 
     async def opml(self, request: web.Request) -> web.StreamResponse:
         body = self.reader.export_opml()

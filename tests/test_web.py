@@ -296,6 +296,30 @@ def test_ticker_fragment(site: Site) -> None:
     assert site.get("/ticker?n=-1").status == 400
 
 
+def test_search_page_lists_matches_escaped(site: Site) -> None:
+    response = site.get("/search?q=harbour")
+    assert response.status == 200
+    page = lxml.html.fromstring(response.body)
+    found = [a.text_content() for a in page.xpath("//ol[@class='stories']/li/a")]
+    assert set(found) == {
+        "City marathon closes the harbour bridge on Sunday",
+        "Crude oil tankers queue outside the harbour",
+    }
+    assert page.xpath("//input[@name='q']/@value") == ["harbour"]
+
+    evil = site.get("/search?q=reunion")
+    assert "<script" not in evil.text.lower()
+    stored = [item["title"] for item in site.items if "reunion" in item["title"]]
+    assert [a.text_content() for a in lxml.html.fromstring(evil.body).xpath("//ol/li/a")] == stored
+
+    assert site.get("/search?q=harbour&topic=sports").text.count("<li><a") == 1
+    for query in ("", '"unclosed', "zebra"):
+        page = lxml.html.fromstring(site.get(f"/search?q={query}").body)
+        assert page.xpath("//ol/li/a[@href!='#']") == []
+    front = lxml.html.fromstring(site.get("/").body)
+    assert front.xpath("//form[@role='search']/@action") == [site.wire.base_url + "search"]
+
+
 def test_requests_never_change_state(site: Site) -> None:
     before = _snapshot(site)
     paths = [
@@ -307,6 +331,7 @@ def test_requests_never_change_state(site: Site) -> None:
         "/ticker?topic=unknown",
         "/ticker?n=abc",
         "/sources.opml",
+        "/search?q=harbour",
         "/healthz",
         "/metrics",
         "/feeds/topics/unknown.atom",

@@ -24,12 +24,13 @@ from aggregator.config import Settings, find_config_file, load_settings
 from aggregator.core import Aggregator, make_aggregator, utc_now
 from aggregator.exceptions import AggregatorError, ConfigError
 from aggregator.opml import OpmlFeed
-from aggregator.types import FetchResult, Item, PollSummary, Source, Topic
+from aggregator.types import RIGHTS_MODES, FetchResult, Item, PollSummary, Source, Topic
 
 if TYPE_CHECKING:
     from aggregator.daemon import Daemon
 
 log = logging.getLogger("aggregator")
+RIGHTS_HELP = "how much of its text the feeds carry: full (default), summary (300 characters of plain text) or title"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "--topic", action="append", default=[], metavar="SLUG", help="put every item in this topic; repeatable"
     )
     add.add_argument("--every", type=_positive, metavar="MINUTES", help="minutes between polls (default: [poll] every)")
+    add.add_argument("--rights", choices=RIGHTS_MODES, default="full", help=RIGHTS_HELP)
     add.add_argument("--test", action="store_true", help="fetch the feed once and report, without subscribing")
 
     remove = command("remove", cmd_remove)
@@ -128,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     why.add_argument("second", type=int, metavar="ITEM_B")
     why.add_argument("--json", action="store_true", help="print JSON")
 
+    rights = command("rights", cmd_rights)
+    rights.add_argument("source", metavar="URL_OR_ID")
+    rights.add_argument("mode", choices=RIGHTS_MODES, help=RIGHTS_HELP)
+
     for name, handler in (("pause", cmd_pause), ("resume", cmd_resume)):
         command(name, handler).add_argument("source", metavar="URL_OR_ID")
 
@@ -162,7 +168,9 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.test:
         return _add_test(args)
     with _aggregator(args) as aggregator:
-        source = aggregator.add_source(args.url, name=args.name, topics=args.topic, every_minutes=args.every)
+        source = aggregator.add_source(
+            args.url, name=args.name, topics=args.topic, every_minutes=args.every, rights=args.rights
+        )
     print(f"Added source {source.id}: {source.url}")
     return 0
 
@@ -454,6 +462,16 @@ def cmd_why(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rights(args: argparse.Namespace) -> int:
+    """Set how much of a source's text the feeds republish: full, summary or title (wire terms
+    often forbid full text)."""
+    with _aggregator(args) as aggregator:
+        source = aggregator.set_rights(args.source, args.mode)
+        aggregator.publish()
+    print(f"Source {source.id} ({source.display_name}) is now republished as: {source.rights}")
+    return 0
+
+
 def cmd_pause(args: argparse.Namespace) -> int:
     """Stop polling a source; its items stay in the feeds."""
     with _aggregator(args) as aggregator:
@@ -708,6 +726,7 @@ def _source_json(s: Source) -> dict[str, Any]:
         "error_count": s.error_count,
         "next_fetch_at": _iso(s.next_fetch_at),
         "item_count": s.item_count,
+        "rights": s.rights,
         "etag": _printable(s.etag),
         "last_modified": _printable(s.last_modified),
     }

@@ -32,6 +32,7 @@ from aggregator.store import NewItem, Store, StoredReport, from_text
 from aggregator.topics import TopicMatcher
 from aggregator.topics import Verdict as TopicVerdict
 from aggregator.types import (
+    RIGHTS_MODES,
     Entry,
     FeedHints,
     FetchResult,
@@ -127,9 +128,15 @@ class Aggregator:
     # Sources
 
     def add_source(
-        self, url: str, name: str | None = None, topics: Sequence[str] = (), every_minutes: int | None = None
+        self,
+        url: str,
+        name: str | None = None,
+        topics: Sequence[str] = (),
+        every_minutes: int | None = None,
+        rights: str = "full",
     ) -> Source:
-        """Subscribe to a feed URL (no network needed); raises InvalidURLError or AlreadySubscribedError."""
+        """Subscribe to a feed URL (no network needed); raises InvalidURLError or AlreadySubscribedError.
+        `rights` is how much of its text the outputs carry (one of RIGHTS_MODES)."""
         normalised = dedupe.normalise_source_url(url)
         refusal = dedupe.refused_target(normalised, self.settings.poll.block_private)
         if refusal:
@@ -137,7 +144,8 @@ class Aggregator:
         _check_slugs(topics)
         if every_minutes is not None and every_minutes <= 0:
             raise ConfigError(f"--every must be a positive number of minutes, not {every_minutes}.")
-        return self.store.add_source(normalised, name, list(dict.fromkeys(topics)), every_minutes, self.clock())
+        _check_rights(rights)
+        return self.store.add_source(normalised, name, list(dict.fromkeys(topics)), every_minutes, self.clock(), rights)
 
     def find_source(self, url_or_id: str) -> Source:
         """A subscribed source by id or URL; raises NotFoundError."""
@@ -177,6 +185,13 @@ class Aggregator:
             recent_published=[e.published for e in parsed.entries if e.published],
         )
         return FeedCheck(result, parsed, None, self._decide(now, probe, outcome))
+
+    def set_rights(self, url_or_id: str, mode: str) -> Source:
+        """Change how much of a source's text the outputs carry; the feeds follow at the next publish."""
+        _check_rights(mode)
+        source = self.find_source(url_or_id)
+        self.store.set_rights(source.id, mode)
+        return self.store.source(source.id)
 
     def set_paused(self, url_or_id: str, paused: bool) -> Source:
         """Stop polling a source (its items stay), or start again: a resumed source is due at once."""
@@ -682,6 +697,11 @@ def _remove_stale_topic_files(folder: Path, current: set[str]) -> None:
 
 def _implicit_topic(slug: str) -> Topic:
     return Topic(slug=slug, title=slug.replace("-", " ").title())
+
+
+def _check_rights(mode: str) -> None:
+    if mode not in RIGHTS_MODES:
+        raise ConfigError(f"The rights mode {mode!r} is not one of {', '.join(RIGHTS_MODES)}.")
 
 
 def _check_slugs(slugs: Sequence[str]) -> None:

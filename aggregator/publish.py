@@ -22,8 +22,8 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from aggregator import __version__
-from aggregator.parse import xml_safe
-from aggregator.types import Story, Topic
+from aggregator.parse import plain_text, xml_safe
+from aggregator.types import Item, Story, Topic
 
 MERGED_FEED_PATH = "feeds/off-the-wire.atom"
 MERGED_FEED_FILE = "off-the-wire.atom"
@@ -34,6 +34,7 @@ FORMATS = {
     "json": "application/feed+json; charset=utf-8",
 }
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+SUMMARY_CHARS = 300  # what a "summary" rights mode keeps of a report's text
 
 
 def in_format(path: str, fmt: str) -> str:
@@ -192,7 +193,8 @@ def render_json_feed(
         if first.link:
             item["url"] = first.link
         item["title"] = xml_safe(first.title)
-        item["content_html"] = xml_safe(first.content + _credits(story)) if first.content else _summary(story)
+        content = republished(first)[1]
+        item["content_html"] = xml_safe(content + _credits(story)) if content else _summary(story)
         item["date_published"] = first.published.isoformat()
         item["date_modified"] = story.updated.isoformat()
         item["authors"] = [{"name": xml_safe(first.author or first.source)}]
@@ -224,11 +226,14 @@ def _add_entry(fg: FeedGenerator, story: Story, context: FeedContext) -> None:
     entry.author({"name": xml_safe(first.author or first.source)})
     summary = _summary(story)
     entry.summary(summary, type="html")
-    if first.content:
-        entry.content(xml_safe(first.content + _credits(story)), type="html")
+    content = republished(first)[1]
+    if content:
+        entry.content(xml_safe(content + _credits(story)), type="html")
     elif not first.link:
         # Atom needs an alternate link or content; a report without a link carries its text as content.
         entry.content(summary, type="html")
+    if first.source_rights:
+        entry.rights(xml_safe(first.source_rights))
     for slug in story.topics:
         entry.category(term=slug, label=context.topic_title(slug), scheme=context.base_url + "feeds/topics/")
     entry.wiresource.set(
@@ -241,10 +246,23 @@ def _add_entry(fg: FeedGenerator, story: Story, context: FeedContext) -> None:
     )
 
 
+def republished(report: Item) -> tuple[str, str]:
+    """A report's (summary, content) HTML as far as its source's rights mode allows: everything
+    ("full"), the first SUMMARY_CHARS characters as plain text ("summary"), or nothing ("title")."""
+    if report.rights_mode == "title":
+        return "", ""
+    if report.rights_mode == "summary":
+        text = " ".join(plain_text(report.summary or report.content).split())
+        if len(text) > SUMMARY_CHARS:
+            text = text[:SUMMARY_CHARS].rsplit(" ", 1)[0] + " …"
+        return html.escape(text), ""
+    return report.summary, report.content
+
+
 def _summary(story: Story) -> str:
     """The first report's summary (or its headline) with the other outlets credited, as HTML."""
     first = story.first
-    return xml_safe((first.summary or html.escape(first.title)) + _credits(story))
+    return xml_safe((republished(first)[0] or html.escape(first.title)) + _credits(story))
 
 
 def _credits(story: Story) -> str:

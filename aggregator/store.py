@@ -191,6 +191,12 @@ def m009_search(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m010_rights_modes(db: sqlite_utils.Database) -> None:
+    # How much of a source's text is republished: full, summary or title (see RIGHTS_MODES).
+    db.execute("ALTER TABLE sources ADD COLUMN rights TEXT NOT NULL DEFAULT 'full'")
+
+
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -343,7 +349,13 @@ class Store:
     # Sources
 
     def add_source(
-        self, url: str, name: str | None, topics: Sequence[str], every_minutes: int | None, now: datetime
+        self,
+        url: str,
+        name: str | None,
+        topics: Sequence[str],
+        every_minutes: int | None,
+        now: datetime,
+        rights: str = "full",
     ) -> Source:
         """Subscribe; a source removed earlier with --keep-items is brought back."""
         existing = self.db.execute("SELECT id, removed_at FROM sources WHERE url = ?", [url]).fetchone()
@@ -360,6 +372,7 @@ class Store:
             "name": name,
             "topics": json.dumps(list(topics)),
             "every_minutes": every_minutes,
+            "rights": rights,
             "enabled": 1,
             "removed_at": None,
             "next_fetch_at": None,
@@ -423,6 +436,11 @@ class Store:
             self.db.execute("DELETE FROM sources WHERE id = ?", [source_id])
             self._mark_outputs_stale()
             return int(deleted)
+
+    def set_rights(self, source_id: int, mode: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE sources SET rights = ? WHERE id = ?", [mode, source_id])
+            self._mark_outputs_stale()
 
     def set_enabled(self, source_id: int, enabled: bool) -> None:
         with self.transaction():
@@ -820,6 +838,7 @@ class Store:
         sql = f"""SELECT i.*, s.url AS source_url, COALESCE(s.name, s.feed_title, s.url) AS source_name,
                          s.feed_link AS source_feed_link, s.feed_id AS source_feed_id,
                          s.feed_updated AS source_feed_updated, s.feed_rights AS source_rights,
+                         s.rights AS rights_mode,
                          (SELECT json_group_array(topic) FROM item_topics t WHERE t.item_id = i.id) AS topics
                   FROM items i JOIN sources s ON s.id = i.source_id
                   WHERE {where} ORDER BY {order}"""
@@ -859,6 +878,7 @@ def _source(row: dict[str, Any]) -> Source:
         hints=_hints(row["hints"]),
         next_reason=row["next_reason"],
         schedule_considered=tuple(json.loads(row["schedule_considered"] or "[]")),
+        rights=row["rights"],
     )
 
 
@@ -928,4 +948,5 @@ def _item(row: dict[str, Any]) -> Item:
         source_feed_id=row["source_feed_id"],
         source_feed_updated=from_text(row["source_feed_updated"]),
         source_rights=row["source_rights"],
+        rights_mode=row["rights_mode"],
     )

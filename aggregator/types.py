@@ -48,6 +48,11 @@ class FeedHints:
     skip_days: frozenset[int] = frozenset()
 
 
+# How much of a source's text offthewire republishes (wire terms often forbid full text): "full"
+# text, a short plain-text "summary", or the "title" and link alone.
+RIGHTS_MODES = ("full", "summary", "title")
+
+
 @dataclass(frozen=True)
 class Source:
     """A subscribed feed with its validators, schedule and health."""
@@ -73,6 +78,7 @@ class Source:
     hints: FeedHints = field(default_factory=FeedHints)
     next_reason: str | None = None
     schedule_considered: tuple[str, ...] = ()
+    rights: str = "full"
 
     @property
     def display_name(self) -> str:
@@ -165,6 +171,7 @@ class Item:
     source_feed_id: str | None = None
     source_feed_updated: datetime | None = None
     source_rights: str | None = None
+    rights_mode: str = "full"
 
 
 @dataclass(frozen=True)

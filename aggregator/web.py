@@ -163,9 +163,7 @@ class _Service:
         topic = request.query.get("topic") or None
         results = self.reader.search(query, topic=topic, limit=SEARCH_RESULTS) if query else []
         html = self.pages.search(title=self.output.title, base_url=self.output.base_url, query=query, results=results)
-        return web.Response(
-            text=html, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-store"}
-        )
+        return web.Response(text=html, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-store"})
 
     async def opml(self, request: web.Request) -> web.StreamResponse:
         body = self.reader.export_opml()

@@ -32,6 +32,8 @@ class OutputSettings:
     base_url: str = "http://127.0.0.1:8080/"
     title: str = "Off the wire"
     limit: int = 100
+    archive_pages: int = 10
+    hub: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,19 @@ _STRING_LIST = (
 )
 _TEXT = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
 _HTTP_URL = (lambda v: isinstance(v, str) and _is_http_url(v), "an http(s) URL")
+_COUNT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number, 0 or more")
 _LISTEN = (lambda v: isinstance(v, str) and _parse_listen(v) is not None, 'a "host:port" address')
 
 _SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
     "storage": {"path": _TEXT},
-    "output": {"dir": _TEXT, "base_url": _HTTP_URL, "title": _TEXT, "limit": _POSITIVE_INT},
+    "output": {
+        "dir": _TEXT,
+        "base_url": _HTTP_URL,
+        "title": _TEXT,
+        "limit": _POSITIVE_INT,
+        "archive_pages": _COUNT,
+        "hub": _HTTP_URL,
+    },
     "poll": {
         "every": _POSITIVE_INT,
         "concurrency": _POSITIVE_INT,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator import dedupe
 from aggregator.config import SLUG_PATTERN, PollSettings, Settings
@@ -45,6 +45,9 @@ from aggregator.types import (
     Topic,
     UpdateOutcome,
 )
+
+if TYPE_CHECKING:
+    from aggregator.publish import FeedContext, FeedSpec
 
 log = logging.getLogger(__name__)
 HEADLINE_CACHE = 5_000  # prepared headlines kept for story matching (a few MB)
@@ -598,6 +601,8 @@ class Aggregator:
             MERGED_FEED_PATH,
             FeedContext,
             FeedSpec,
+            Paging,
+            archive_path,
             in_format,
             render,
             topic_feed_file,
@@ -623,17 +628,76 @@ class Aggregator:
             for slug, topic in topics.items()
         ]
         changed = []
-        context = FeedContext(install_id, output.base_url, topics, empty_updated)
+        context = FeedContext(install_id, output.base_url, topics, empty_updated, output.hub)
         for spec in specs:
+            newest_page, archive_changes = self._archive(spec, context)
+            changed += archive_changes
+            newest = output.base_url + archive_path(spec.file, newest_page) if newest_page else None
+            paging = Paging(prev_archive=newest)
             stories = self.store.latest_stories(spec.topic, output.limit)
             for fmt in FORMATS:
                 path = output.dir / in_format(spec.file, fmt)
-                if write_if_changed(path, render(fmt, spec, stories, context)):
+                if write_if_changed(path, render(fmt, spec, stories, context, paging)):
                     changed.append(path)
         current = {in_format(spec.file, fmt) for spec in specs for fmt in FORMATS}
         _remove_stale_topic_files(output.dir / "topics", current)
         self.store.outputs_published()
+        if output.hub:
+            self._announce(
+                [output.base_url + "feeds/" + name for name in sorted(current) if output.dir / name in changed]
+            )
         return changed
+
+    def _announce(self, feed_urls: list[str]) -> None:
+        """WebSub: tell the hub which subscription feeds changed, so subscribers hear at once. A hub
+        that fails is logged; the feeds are written either way."""
+        from aggregator.fetch import notify_hub
+
+        hub = self.settings.output.hub
+        if not feed_urls or not hub:
+            return
+        failures = asyncio.run(notify_hub(hub, feed_urls))
+        for failure in failures:
+            log.warning("WebSub: %s", failure)
+        log.info("WebSub: told %s about %d of %d changed feeds", hub, len(feed_urls) - len(failures), len(feed_urls))
+
+    def _archive(self, spec: FeedSpec, context: FeedContext) -> tuple[int, list[Path]]:
+        """Close the feed's archive pages that filled up since the last publish (RFC 5005), write
+        the kept pages whose file is missing, and delete the files of pages that fell out of the
+        newest `[output] archive_pages`. A closed page is never rewritten: readers may keep it
+        forever. Returns the newest page (0: none yet) and the files written or deleted."""
+        from aggregator.publish import Paging, archive_file, archive_path, render_atom
+
+        output, limit, keep = self.settings.output, self.settings.output.limit, self.settings.output.archive_pages
+        if keep == 0:
+            return 0, []
+        pages = self.store.archive_pages(spec.path)
+        page, last_id = pages[-1] if pages else (0, 0)
+        closed = 0
+        while len(ids := self.store.open_story_ids(spec.topic, last_id, limit)) == limit:
+            page, last_id, closed = page + 1, ids[-1], closed + 1
+            self.store.close_archive_page(spec.path, page, last_id, self.clock())
+            pages.append((page, last_id))
+        changed: list[Path] = []
+        for number, _ in pages[max(0, len(pages) - keep - closed) : max(0, len(pages) - keep)]:
+            path = output.dir / archive_file(spec.file, number)
+            if path.exists():
+                path.unlink()
+                changed.append(path)
+        for index in range(max(0, len(pages) - keep), len(pages)):
+            number, last = pages[index]
+            path = output.dir / archive_file(spec.file, number)
+            if path.exists():
+                continue
+            paging = Paging(
+                prev_archive=output.base_url + archive_path(spec.file, number - 1) if number > 1 else None,
+                archive_self=output.base_url + archive_path(spec.file, number),
+            )
+            after = pages[index - 1][1] if index else 0
+            stories = self.store.stories_between(spec.topic, after, last)
+            write_if_changed(path, render_atom(spec, stories, context, paging))
+            changed.append(path)
+        return page, changed
 
     def _apply_topic_rules(self) -> None:
         """When the configured topics changed since the last publish, re-evaluate every item."""

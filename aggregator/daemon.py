@@ -94,7 +94,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         try:
-            self.writer.publish()
+            await asyncio.to_thread(self.writer.publish)  # in a thread: it may notify a WebSub hub
         except AggregatorError as exc:
             self._last_error = str(exc)
             log.error("%s", exc)

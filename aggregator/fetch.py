@@ -170,3 +170,25 @@ def _sendable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+HUB_TIMEOUT = 10.0
+
+
+async def notify_hub(hub: str, topic_urls: Sequence[str], timeout: float = HUB_TIMEOUT) -> list[str]:
+    """Tell a WebSub hub that these feeds changed: one `hub.mode=publish` POST per feed URL, the
+    form every public hub accepts. Returns one sentence per notification that failed."""
+    failures: list[str] = []
+    limits = aiohttp.ClientTimeout(total=timeout)
+    async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}, timeout=limits) as session:
+
+        async def one(url: str) -> None:
+            try:
+                async with session.post(hub, data={"hub.mode": "publish", "hub.url": url}) as response:
+                    if response.status >= 300:
+                        failures.append(f"the hub {hub} answered {response.status} for {url}")
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                failures.append(f"the hub {hub} could not be reached for {url}: {exc or type(exc).__name__}")
+
+        await asyncio.gather(*(one(url) for url in topic_urls))
+    return failures

@@ -50,7 +50,57 @@ def topic_feed_file(slug: str) -> str:
     return f"topics/{slug}.atom"
 
 
+def archive_file(feed_file: str, page: int) -> str:
+    """Where archive page `page` of a feed is written ("off-the-wire.atom" -> "archive/off-the-wire/3.atom")."""
+    return f"archive/{feed_file.removesuffix('.atom')}/{page}.atom"
+
+
+def archive_path(feed_file: str, page: int) -> str:
+    """The URL path of that archive page, under the feeds."""
+    return "feeds/" + archive_file(feed_file, page)
+
+
 ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
+
+
+@dataclass(frozen=True)
+class Paging:
+    """RFC 5005 links of one Atom document. The subscription document links the newest archive
+    page; an archive page links the one before it, its own address and the subscription document.
+    `next` (paged feeds, RFC 5005 section 3) points where `prev-archive` does, so a reader that
+    knows only paged feeds walks the same pages."""
+
+    prev_archive: str | None = None
+    archive_self: str | None = None
+    current: str | None = None
+
+    @property
+    def is_archive(self) -> bool:
+        return self.archive_self is not None
+
+
+class FeedLinksExtension(BaseExtension):  # type: ignore[misc]
+    """What feedgen cannot write itself: the fh:archive marker of an archive document (Atom) and
+    the WebSub hub link in RSS (an atom:link in the channel)."""
+
+    def __init__(self) -> None:
+        self.archive = False
+        self.hub: str | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS} if self.archive else {}
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        if self.archive:
+            etree.SubElement(feed, f"{{{HISTORY_NS}}}archive")
+        return feed
+
+    def extend_rss(self, rss: etree._Element) -> etree._Element:
+        if self.hub:
+            channel = rss.find("channel")
+            etree.SubElement(channel, f"{{{ATOM_NS}}}link", rel="hub", href=self.hub)
+        return rss
 
 
 class FullSourceExtension(BaseEntryExtension):  # type: ignore[misc]
@@ -90,6 +140,7 @@ class FeedContext:
     base_url: str
     topics: Mapping[str, Topic]
     empty_updated: datetime
+    hub: str | None = None
 
     def updated(self, stories: Sequence[Story]) -> datetime:
         """A feed's updated time: its newest story's, or the database's birth for an empty feed."""
@@ -124,17 +175,29 @@ def render_atom(
     spec: FeedSpec,
     stories: Sequence[Story],
     context: FeedContext,
+    paging: Paging = Paging(),
 ) -> bytes:
-    """The Atom document for `stories` (already newest first and limited)."""
+    """The Atom document for `stories` (already newest first and limited): the subscription
+    document, or with `paging.archive_self` one of its archive pages."""
     base_url = context.base_url
     fg = FeedGenerator()
     fg.id(feed_id(context.install_id, spec.path))
     fg.title(spec.title)
     fg.subtitle(spec.subtitle)
-    fg.link(href=base_url + spec.path, rel="self", type="application/atom+xml")
+    fg.link(href=paging.archive_self or base_url + spec.path, rel="self", type="application/atom+xml")
     fg.link(href=base_url, rel="alternate", type="text/html")
-    for fmt in ("rss", "json"):
-        fg.link(href=base_url + in_format(spec.path, fmt), rel="alternate", type=FORMATS[fmt].split(";")[0])
+    if paging.is_archive:
+        fg.link(href=base_url + spec.path, rel="current", type="application/atom+xml")
+    else:
+        for fmt in ("rss", "json"):
+            fg.link(href=base_url + in_format(spec.path, fmt), rel="alternate", type=FORMATS[fmt].split(";")[0])
+        if context.hub:
+            fg.link(href=context.hub, rel="hub")
+    if paging.prev_archive:
+        fg.link(href=paging.prev_archive, rel="prev-archive", type="application/atom+xml")
+        fg.link(href=paging.prev_archive, rel="next", type="application/atom+xml")
+    fg.register_extension("feedlinks", FeedLinksExtension, atom=True, rss=False)
+    fg.feedlinks.archive = paging.is_archive
     fg.author({"name": "offthewire"})
     fg.generator("offthewire", version=__version__)
     fg.language("en")
@@ -145,9 +208,11 @@ def render_atom(
     return bytes(fg.atom_str(pretty=True))
 
 
-def render(fmt: str, spec: FeedSpec, stories: Sequence[Story], context: FeedContext) -> bytes:
-    """The feed in one of FORMATS."""
-    renderers = {"atom": render_atom, "rss": render_rss, "json": render_json_feed}
+def render(fmt: str, spec: FeedSpec, stories: Sequence[Story], context: FeedContext, paging: Paging) -> bytes:
+    """The feed in one of FORMATS; paging links go in the Atom document only (RFC 5005 is Atom's)."""
+    if fmt == "atom":
+        return render_atom(spec, stories, context, paging)
+    renderers = {"rss": render_rss, "json": render_json_feed}
     return renderers[fmt](spec, stories, context)
 
 
@@ -165,6 +230,8 @@ def render_rss(
     fg.generator("offthewire", version=__version__)
     fg.language("en")
     fg.lastBuildDate(context.updated(stories))
+    fg.register_extension("feedlinks", FeedLinksExtension, atom=False, rss=True)
+    fg.feedlinks.hub = context.hub
     for story in stories:
         first = story.first
         entry = fg.add_entry(order="append")
@@ -211,6 +278,8 @@ def render_json_feed(
         "authors": [{"name": "offthewire"}],
         "items": items,
     }
+    if context.hub:
+        document["hubs"] = [{"type": "WebSub", "url": context.hub}]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 

@@ -197,6 +197,16 @@ def m010_rights_modes(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN rights TEXT NOT NULL DEFAULT 'full'")
 
 
+@migrations()
+def m011_archive_pages(db: sqlite_utils.Database) -> None:
+    # RFC 5005 archive documents: page N of a feed holds its stories with ids after page N-1's
+    # last_story_id up to its own; a page is closed once full and its file never changes again.
+    db.execute(
+        "CREATE TABLE archive_pages (feed TEXT NOT NULL, page INTEGER NOT NULL, last_story_id INTEGER NOT NULL, "
+        "closed_at TEXT NOT NULL, PRIMARY KEY (feed, page))"
+    )
+
+
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -797,7 +807,52 @@ class Store:
         else:
             sql = "SELECT * FROM stories ORDER BY published DESC, id DESC LIMIT ?"
             params = [limit]
-        story_rows = self._dicts(sql, params)
+        return self._stories(self._dicts(sql, params))
+
+    def stories_between(self, topic: str | None, after_id: int, last_id: int) -> list[Story]:
+        """The stories (of a topic) with ids after `after_id` up to `last_id`, newest first."""
+        ids = self._story_ids(topic, after_id, last_id, None)
+        marks = ",".join("?" * len(ids))
+        return self._stories(self._dicts(f"SELECT * FROM stories WHERE id IN ({marks}) ORDER BY id DESC", ids))
+
+    def open_story_ids(self, topic: str | None, after_id: int, limit: int) -> list[int]:
+        """The first `limit` story ids (of a topic) after `after_id`, oldest first."""
+        return self._story_ids(topic, after_id, None, limit)
+
+    def _story_ids(self, topic: str | None, after_id: int, last_id: int | None, limit: int | None) -> list[int]:
+        upper = "" if last_id is None else f" AND {{column}} <= {int(last_id)}"
+        tail = "" if limit is None else f" LIMIT {int(limit)}"
+        if topic is None:
+            sql = "SELECT id FROM stories WHERE id > ?" + upper.format(column="id") + " ORDER BY id" + tail
+            return [row[0] for row in self.db.execute(sql, [after_id]).fetchall()]
+        # Every item of a later story came after the first item of the story after `after_id`, so
+        # the topic's index is read from there on, not from its beginning.
+        first_item = self.db.execute("SELECT MIN(id) FROM items WHERE story_id > ?", [after_id]).fetchone()[0]
+        if first_item is None:
+            return []
+        sql = (
+            "SELECT DISTINCT i.story_id FROM item_topics t JOIN items i ON i.id = t.item_id "
+            "WHERE t.topic = ? AND t.item_id >= ? AND i.story_id > ?"
+            + upper.format(column="i.story_id")
+            + " ORDER BY i.story_id"
+            + tail
+        )
+        return [row[0] for row in self.db.execute(sql, [topic, first_item, after_id]).fetchall()]
+
+    def archive_pages(self, feed: str) -> list[tuple[int, int]]:
+        """A feed's closed archive pages as (page, last_story_id), oldest first."""
+        sql = "SELECT page, last_story_id FROM archive_pages WHERE feed = ? ORDER BY page"
+        return [(page, last) for page, last in self.db.execute(sql, [feed]).fetchall()]
+
+    def close_archive_page(self, feed: str, page: int, last_story_id: int, now: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO archive_pages (feed, page, last_story_id, closed_at) VALUES (?, ?, ?, ?)",
+                [feed, page, last_story_id, to_text(now)],
+            )
+
+    def _stories(self, story_rows: list[dict[str, Any]]) -> list[Story]:
+        """Stories from their rows, in the rows' order, each with every report, oldest first."""
         if not story_rows:
             return []
         marks = ",".join("?" * len(story_rows))

@@ -31,6 +31,7 @@ from aggregator.publish import (
     FORMATS,
     MERGED_FEED_FILE,
     MERGED_FEED_PATH,
+    archive_file,
     in_format,
     topic_feed_file,
     topic_feed_path,
@@ -82,6 +83,10 @@ def make_app(reader: Aggregator, health: Callable[[], HealthReport], metrics: Me
     for fmt in FORMATS:
         app.router.add_get("/" + in_format(MERGED_FEED_PATH, fmt), service.merged_feed)
         app.router.add_get(f"/feeds/topics/{{slug}}.{fmt}", service.topic_feed)
+    app.router.add_get(
+        r"/feeds/archive/{feed:(off-the-wire|topics/[a-z0-9][a-z0-9-]*)}/{page:[1-9][0-9]{0,8}}.atom",
+        service.archive_page,
+    )
     app.router.add_get("/search", service.search)
     app.router.add_get("/sources.opml", service.opml)
     app.router.add_get("/healthz", service.healthz)
@@ -110,6 +115,13 @@ class _Service:
         if not SLUG_PATTERN.match(slug) or slug not in known:
             raise web.HTTPNotFound(text=f"There is no topic {slug!r}.\n")
         return self._file(request, self.output.dir / in_format(topic_feed_file(slug), _format_of(request)))
+
+    async def archive_page(self, request: web.Request) -> web.StreamResponse:
+        feed, page = request.match_info["feed"], int(request.match_info["page"])
+        path = self.output.dir / archive_file(feed + ".atom", page)
+        if not path.is_file():
+            raise web.HTTPNotFound(text=f"There is no archive page {page} of {feed}.\n")
+        return self._file(request, path)
 
     def _file(self, request: web.Request, path: Path) -> web.StreamResponse:
         try:

@@ -185,7 +185,6 @@ def render_atom(
     fg.title(spec.title)
     fg.subtitle(spec.subtitle)
     fg.link(href=paging.archive_self or base_url + spec.path, rel="self", type="application/atom+xml")
-    fg.link(href=base_url, rel="alternate", type="text/html")
     if paging.is_archive:
         fg.link(href=base_url + spec.path, rel="current", type="application/atom+xml")
     else:
@@ -193,6 +192,8 @@ def render_atom(
             fg.link(href=base_url + in_format(spec.path, fmt), rel="alternate", type=FORMATS[fmt].split(";")[0])
         if context.hub:
             fg.link(href=context.hub, rel="hub")
+    # The HTML page last: some readers (newsboat) take the last alternate link as the website.
+    fg.link(href=base_url, rel="alternate", type="text/html")
     if paging.prev_archive:
         fg.link(href=paging.prev_archive, rel="prev-archive", type="application/atom+xml")
         fg.link(href=paging.prev_archive, rel="next", type="application/atom+xml")
@@ -232,6 +233,7 @@ def render_rss(
     fg.lastBuildDate(context.updated(stories))
     fg.register_extension("feedlinks", FeedLinksExtension, atom=False, rss=True)
     fg.feedlinks.hub = context.hub
+    fg.load_extension("dc", atom=False, rss=True)
     for story in stories:
         first = story.first
         entry = fg.add_entry(order="append")
@@ -241,6 +243,8 @@ def render_rss(
             entry.link(href=first.link)
         entry.description(_summary(story))
         entry.pubDate(first.published)
+        # RSS's own <author> must be an e-mail address; dc:creator takes a name.
+        entry.dc.dc_creator(xml_safe(first.author or first.source))
         for slug in story.topics:
             entry.category(term=slug, label=context.topic_title(slug))
         entry.source(url=first.source_url, title=xml_safe(first.source))

@@ -207,6 +207,49 @@ def m011_archive_pages(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m012_story_topics(db: sqlite_utils.Database) -> None:
+    # Which topics each story is in, with the story's time: a topic feed reads the newest stories
+    # of its topic from an index instead of collecting every item the topic ever had. Triggers
+    # keep it in step with item_topics and stories, whoever writes them.
+    db.execute(
+        "CREATE TABLE story_topics (story_id INTEGER NOT NULL, topic TEXT NOT NULL, published TEXT NOT NULL, "
+        "PRIMARY KEY (story_id, topic))"
+    )
+    db.execute("CREATE INDEX story_topics_newest ON story_topics (topic, published, story_id)")
+    db.execute("CREATE INDEX story_topics_order ON story_topics (topic, story_id)")
+    db.execute(
+        """CREATE TRIGGER story_topics_add AFTER INSERT ON item_topics BEGIN
+               INSERT OR IGNORE INTO story_topics (story_id, topic, published)
+               SELECT s.id, NEW.topic, s.published FROM items i JOIN stories s ON s.id = i.story_id
+               WHERE i.id = NEW.item_id;
+           END"""
+    )
+    db.execute(
+        """CREATE TRIGGER story_topics_drop AFTER DELETE ON item_topics BEGIN
+               DELETE FROM story_topics
+               WHERE topic = OLD.topic AND story_id = (SELECT story_id FROM items WHERE id = OLD.item_id)
+                 AND NOT EXISTS (SELECT 1 FROM item_topics t JOIN items i ON i.id = t.item_id
+                                 WHERE t.topic = OLD.topic
+                                   AND i.story_id = (SELECT story_id FROM items WHERE id = OLD.item_id));
+           END"""
+    )
+    db.execute(
+        """CREATE TRIGGER story_topics_redate AFTER UPDATE OF published ON stories BEGIN
+               UPDATE story_topics SET published = NEW.published WHERE story_id = NEW.id;
+           END"""
+    )
+    db.execute(
+        "CREATE TRIGGER story_topics_gone AFTER DELETE ON stories BEGIN "
+        "DELETE FROM story_topics WHERE story_id = OLD.id; END"
+    )
+    db.execute(
+        """INSERT OR IGNORE INTO story_topics (story_id, topic, published)
+           SELECT s.id, t.topic, s.published FROM item_topics t JOIN items i ON i.id = t.item_id
+           JOIN stories s ON s.id = i.story_id"""
+    )
+
+
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -800,9 +843,8 @@ class Store:
     def latest_stories(self, topic: str | None, limit: int) -> list[Story]:
         """Stories newest first (by their first report), each with every report, oldest first."""
         if topic:
-            sql = """SELECT * FROM stories WHERE id IN (
-                        SELECT i.story_id FROM items i JOIN item_topics t ON t.item_id = i.id WHERE t.topic = ?)
-                     ORDER BY published DESC, id DESC LIMIT ?"""
+            sql = """SELECT s.* FROM story_topics st JOIN stories s ON s.id = st.story_id WHERE st.topic = ?
+                     ORDER BY st.published DESC, st.story_id DESC LIMIT ?"""
             params: list[Any] = [topic, limit]
         else:
             sql = "SELECT * FROM stories ORDER BY published DESC, id DESC LIMIT ?"
@@ -820,24 +862,16 @@ class Store:
         return self._story_ids(topic, after_id, None, limit)
 
     def _story_ids(self, topic: str | None, after_id: int, last_id: int | None, limit: int | None) -> list[int]:
-        upper = "" if last_id is None else f" AND {{column}} <= {int(last_id)}"
-        tail = "" if limit is None else f" LIMIT {int(limit)}"
+        params: list[Any]
         if topic is None:
-            sql = "SELECT id FROM stories WHERE id > ?" + upper.format(column="id") + " ORDER BY id" + tail
-            return [row[0] for row in self.db.execute(sql, [after_id]).fetchall()]
-        # Every item of a later story came after the first item of the story after `after_id`, so
-        # the topic's index is read from there on, not from its beginning.
-        first_item = self.db.execute("SELECT MIN(id) FROM items WHERE story_id > ?", [after_id]).fetchone()[0]
-        if first_item is None:
-            return []
-        sql = (
-            "SELECT DISTINCT i.story_id FROM item_topics t JOIN items i ON i.id = t.item_id "
-            "WHERE t.topic = ? AND t.item_id >= ? AND i.story_id > ?"
-            + upper.format(column="i.story_id")
-            + " ORDER BY i.story_id"
-            + tail
-        )
-        return [row[0] for row in self.db.execute(sql, [topic, first_item, after_id]).fetchall()]
+            sql, params = "SELECT id FROM stories WHERE id > ?", [after_id]
+        else:
+            sql, params = "SELECT story_id FROM story_topics WHERE topic = ? AND story_id > ?", [topic, after_id]
+        column = "id" if topic is None else "story_id"
+        if last_id is not None:
+            sql += f" AND {column} <= {int(last_id)}"
+        sql += f" ORDER BY {column}" + ("" if limit is None else f" LIMIT {int(limit)}")
+        return [row[0] for row in self.db.execute(sql, params).fetchall()]
 
     def archive_pages(self, feed: str) -> list[tuple[int, int]]:
         """A feed's closed archive pages as (page, last_story_id), oldest first."""

@@ -1,0 +1,95 @@
+"""The story_topics index (kept by triggers) always equals what item_topics and stories say, through
+every way items and stories change: new items, joins, rewrites, re-topicking, pruning, removal."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aggregator.store import NewItem, Store
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+STORM = "https://news.example/storm"
+DERIVED = """SELECT DISTINCT i.story_id, t.topic, s.published FROM item_topics t
+             JOIN items i ON i.id = t.item_id JOIN stories s ON s.id = i.story_id ORDER BY 1, 2"""
+
+
+def item(
+    key: str, title: str, topics: tuple[str, ...], hours_ago: float, story_key: str, link: str | None = None
+) -> NewItem:
+    return NewItem(
+        key=key,
+        title=title,
+        link=link,
+        canonical_link=link,
+        summary="",
+        content="",
+        author=None,
+        published=NOW - timedelta(hours=hours_ago),
+        updated=None,
+        content_hash=title,
+        topics=topics,
+        story_key=story_key,
+    )
+
+
+def assert_in_step(store: Store) -> None:
+    with closing(store.db.conn.cursor()) as cursor:
+        kept = cursor.execute("SELECT story_id, topic, published FROM story_topics ORDER BY 1, 2").fetchall()
+        derived = cursor.execute(DERIVED).fetchall()
+    assert kept == derived
+
+
+def test_story_topics_follow_every_change(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    wire = store.add_source("https://wire.example/feed", None, [], None, NOW)
+    desk = store.add_source("https://desk.example/feed", None, [], None, NOW)
+    window = timedelta(hours=72)
+    store.save_items(
+        wire,
+        [item("a", "Storm nears coast", ("weather",), 5, "s-a", STORM), item("b", "Oil rises", ("energy",), 4, "s-b")],
+        NOW,
+        window,
+    )
+    # A report from another desk joins story "a" with a topic of its own, and is older: the story's time moves.
+    first_story = store.latest_stories(None, 10)[-1].id
+    store.save_items(desk, [item("c", "Storm nears the coast", ("sports",), 8, "s-c", STORM)], NOW, window)
+    assert_in_step(store)
+    assert [s.id for s in store.latest_stories("sports", 10)] == [first_story]
+
+    # A rewrite that changes the item's topics.
+    store.save_items(wire, [item("a", "Storm makes landfall", ("energy",), 5, "s-a", STORM)], NOW, window)
+    assert_in_step(store)
+
+    store.retopic_items(lambda facts: ("world",) if "Storm" in facts.title else ())
+    assert_in_step(store)
+    assert {s.id for s in store.latest_stories("world", 10)} == {first_story}
+    assert store.latest_stories("energy", 10) == []
+
+    store.prune(NOW - timedelta(hours=6), keep_per_source=0, now=NOW)  # drops "c": the story's time moves back
+    assert_in_step(store)
+    store.remove_source(wire.id, keep_items=False, now=NOW)
+    assert_in_step(store)
+    with closing(store.db.conn.cursor()) as cursor:
+        assert cursor.execute("SELECT COUNT(*) FROM story_topics").fetchone() == (0,)
+    store.close()
+
+
+def test_topic_feed_order_is_the_story_order(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    source = store.add_source("https://wire.example/feed", None, [], None, NOW)
+    store.save_items(
+        source,
+        [item(str(n), f"Story {n}", ("world",) if n % 2 else ("world", "sports"), n, f"s{n}") for n in range(10)],
+        NOW,
+        timedelta(hours=72),
+    )
+    assert [s.reports[0].title for s in store.latest_stories("world", 4)] == [
+        "Story 0",
+        "Story 1",
+        "Story 2",
+        "Story 3",
+    ]
+    assert [s.reports[0].title for s in store.latest_stories("sports", 3)] == ["Story 0", "Story 2", "Story 4"]
+    store.close()

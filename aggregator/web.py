@@ -58,6 +58,40 @@ class HealthReport:
     last_error: str | None = None
 
 
+@dataclass(frozen=True)
+class _CachedFile:
+    stamp: tuple[int, int, int]  # inode, size, mtime in ns: a rewrite (always a rename) changes it
+    body: bytes
+    tag: str
+    modified: datetime
+
+
+class _FileCache:
+    """Feed files with their ETags, read and hashed once per change instead of once per request."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.entries: OrderedDict[Path, _CachedFile] = OrderedDict()
+
+    def get(self, path: Path) -> _CachedFile:
+        """Raises FileNotFoundError when the file is not there."""
+        info = path.stat()
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+        cached = self.entries.get(path)
+        if cached is None or cached.stamp != stamp:
+            body = path.read_bytes()
+            modified = datetime.fromtimestamp(int(info.st_mtime), tz=UTC)
+            cached = self.entries[path] = _CachedFile(stamp, body, _tag(body), modified)
+            if len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        self.entries.move_to_end(path)
+        return cached
+
+
+def _tag(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:24]
+
+
 class _GzipCache:
     """Compressed bodies by ETag, so a popular feed is compressed once per change."""
 
@@ -101,6 +135,7 @@ class _Service:
         self.metrics_registry = metrics
         self.pages = Pages()
         self.gzip = _GzipCache()
+        self.files = _FileCache()
 
     @property
     def output(self) -> Any:
@@ -111,10 +146,14 @@ class _Service:
 
     async def topic_feed(self, request: web.Request) -> web.StreamResponse:
         slug = request.match_info["slug"]
-        known = {info.topic.slug for info in self.reader.topics()}
-        if not SLUG_PATTERN.match(slug) or slug not in known:
+        path = self.output.dir / in_format(topic_feed_file(slug), _format_of(request))
+        # A published topic has its file (publishing removes those of topics that are gone); the
+        # database is asked only about a file that is missing.
+        if not SLUG_PATTERN.match(slug) or (
+            not path.is_file() and slug not in {info.topic.slug for info in self.reader.topics()}
+        ):
             raise web.HTTPNotFound(text=f"There is no topic {slug!r}.\n")
-        return self._file(request, self.output.dir / in_format(topic_feed_file(slug), _format_of(request)))
+        return self._file(request, path)
 
     async def archive_page(self, request: web.Request) -> web.StreamResponse:
         feed, page = request.match_info["feed"], int(request.match_info["page"])
@@ -125,11 +164,11 @@ class _Service:
 
     def _file(self, request: web.Request, path: Path) -> web.StreamResponse:
         try:
-            body = path.read_bytes()
-            modified = datetime.fromtimestamp(int(path.stat().st_mtime), tz=UTC)
+            cached = self.files.get(path)
         except FileNotFoundError:
             raise web.HTTPServiceUnavailable(text="This feed has not been published yet.\n") from None
-        return self._conditional(request, body, FORMATS[_format_of(request)], modified, FEED_MAX_AGE)
+        content_type = FORMATS[_format_of(request)]
+        return self._conditional(request, cached.body, content_type, cached.modified, FEED_MAX_AGE, cached.tag)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         reader, output = self.reader, self.output
@@ -225,10 +264,16 @@ class _Service:
         )
 
     def _conditional(
-        self, request: web.Request, body: bytes, content_type: str, modified: datetime | None, max_age: int
+        self,
+        request: web.Request,
+        body: bytes,
+        content_type: str,
+        modified: datetime | None,
+        max_age: int,
+        tag: str | None = None,
     ) -> web.StreamResponse:
         """200 with validators, or 304 when the client's copy is current; gzip when accepted."""
-        tag = hashlib.sha256(body).hexdigest()[:24]
+        tag = tag or _tag(body)
         use_gzip = len(body) >= GZIP_MIN_BYTES and _accepts_gzip(request)
         etag = f'"{tag}-gz"' if use_gzip else f'"{tag}"'
         headers = {

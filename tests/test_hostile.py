@@ -313,8 +313,14 @@ def html_problems(fragment: str, page: bool = False) -> list[str]:
         return problems
     fragment = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f]", " ", fragment)  # lxml refuses them; SPOOFING reports them
     tree = lxml.html.document_fromstring(fragment) if page else lxml.html.fragment_fromstring(fragment, "div")
+    # A page's own search box (one GET form to /search, a text field and a button) is not content.
+    search_forms = tree.xpath(
+        "//form[@role='search' and @method='get' and substring(@action, string-length(@action) - 6) = '/search']"
+    )
+    own_elements = [e for form in search_forms[:1] for e in form.iter()] if page else []  # kept: ids stay valid
+    own = {id(e) for e in own_elements}
     for element in tree.iter():
-        if not isinstance(element.tag, str):
+        if not isinstance(element.tag, str) or id(element) in own:
             continue
         if element.tag.lower() in ACTIVE_TAGS and not (page and element.tag.lower() in {"style", "meta", "link"}):
             problems.append(f"<{element.tag}> element")

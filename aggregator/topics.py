@@ -20,6 +20,7 @@ can be in several topics.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,22 +41,48 @@ class Verdict:
 
 
 class _Terms:
-    """Whole-word terms compiled to one pattern that reports which term matched."""
+    """Whole-word terms compiled to one pattern that reports which term matched.
+
+    A pattern of many alternatives is slow to search (each is tried at every position), so it runs
+    only when the text could match: when one of the terms' first words is among the text's words,
+    or a term has no word of its own to look for (one in a script written without spaces)."""
 
     def __init__(self, terms: Iterable[str]) -> None:
         self.terms = tuple(terms)
         self.pattern = (
             re.compile("|".join(f"({_term_pattern(t)})" for t in self.terms), re.IGNORECASE) if self.terms else None
         )
+        first_words = [_first_word(term) for term in self.terms]
+        self.always = any(word is None for word in first_words)
+        self.first_words = frozenset(word for word in first_words if word)
 
     def find(self, texts: Sequence[str]) -> str | None:
         if self.pattern is None:
             return None
         for text in texts:
+            if not self.always and self.first_words.isdisjoint(_words(text)):
+                continue
             match = self.pattern.search(text)
             if match and match.lastindex:
                 return self.terms[match.lastindex - 1]
         return None
+
+
+_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=256)
+def _words(text: str) -> frozenset[str]:
+    # Cached: every topic asks about the same headline and summary.
+    return frozenset(_WORD.findall(text.casefold()))
+
+
+def _first_word(term: str) -> str | None:
+    """The word a text must contain for `term` to match in it, or None when there is none to ask for."""
+    if _NO_SPACES_SCRIPT.search(term):
+        return None
+    words = _WORD.findall(term.casefold())
+    return words[0] if words else None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from aggregator.topics import TopicMatcher
+from aggregator.topics import TopicMatcher, _Terms
 from aggregator.types import ItemFacts, Topic
 
 
@@ -147,3 +149,20 @@ def test_explain_names_the_deciding_rule_for_every_topic() -> None:
         ("sports", True, "keyword 'olympic' matched"),
         ("science", False, "it has no rules"),
     ]
+
+
+_WORDS = st.sampled_from(
+    ["oil", "Oil", "OIL", "u.s.", "U.S.", "covid-19", "Rate", "rates", "été", "ÉTÉ", "中文", "新闻"]
+)
+_TEXT = st.lists(st.one_of(_WORDS, st.text(alphabet="abcéß.-_ 1中", max_size=6)), max_size=12).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(terms=st.lists(st.lists(_WORDS, min_size=1, max_size=3).map(" ".join), min_size=1, max_size=5), text=_TEXT)
+def test_the_first_word_filter_never_changes_a_match(terms: list[str], text: str) -> None:
+    # The filter only skips texts the full pattern cannot match: the answer is the pattern's own.
+    compiled = _Terms(terms)
+    assert compiled.pattern is not None
+    match = compiled.pattern.search(text)
+    expected = compiled.terms[match.lastindex - 1] if match and match.lastindex else None
+    assert compiled.find([text]) == expected

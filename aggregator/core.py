@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,9 +49,11 @@ from aggregator.types import (
 
 if TYPE_CHECKING:
     from aggregator.publish import FeedContext, FeedSpec
+    from aggregator.workers import ParserPool
 
 log = logging.getLogger(__name__)
 HEADLINE_CACHE = 5_000  # prepared headlines kept for story matching (a few MB)
+PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
 
 Fetcher = Callable[
     [Sequence[Source], PollSettings, Callable[[FetchResult], None] | None], Coroutine[Any, Any, list[FetchResult]]
@@ -113,6 +116,7 @@ class Aggregator:
         self.matcher = TopicMatcher(settings.topics, settings.global_exclude)
         self._running_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] | None = None
         self._headlines: OrderedDict[tuple[str, str], dedupe.Headline] = OrderedDict()
+        self._parsers: ParserPool | None = None
 
     def reconfigure(self, settings: Settings) -> None:
         """Use new settings (a reloaded config) from the next poll or publish on."""
@@ -120,6 +124,8 @@ class Aggregator:
         self.matcher = TopicMatcher(settings.topics, settings.global_exclude)
 
     def close(self) -> None:
+        if self._parsers is not None:
+            self._parsers.close()
         self.store.close()
 
     def __enter__(self) -> Aggregator:
@@ -241,8 +247,12 @@ class Aggregator:
             sources = [s for s in self.store.sources() if s.enabled]
         else:
             sources = self.store.due_sources(self.clock())
+        # Stored items follow the current rules before new ones join them (on a new database this
+        # only records the rules, so the first publish does not re-topic everything just stored).
+        self._apply_topic_rules()
+        parsed: dict[int, ParsedFeed | ParseError] = {}
         try:
-            results: list[FetchResult] = asyncio.run(self._fetch(sources, on_result)) if sources else []
+            results = asyncio.run(self._fetch(sources, on_result, parsed)) if sources else []
         except asyncio.CancelledError:
             log.warning("poll of %d sources cancelled before it finished; nothing from it was stored", len(sources))
             return PollSummary(outcomes=(), interrupted=True)
@@ -251,7 +261,8 @@ class Aggregator:
         if network_down:
             log.error("none of the %d sources could be reached: the network looks down", len(results))
         outcomes = tuple(
-            self._absorb(source, result, network_down) for source, result in zip(sources, results, strict=True)
+            self._absorb(source, result, network_down, parsed.get(source.id))
+            for source, result in zip(sources, results, strict=True)
         )
         self._slow_down_rate_limited_hosts(outcomes)
         changed = any(o.new or o.updated for o in outcomes) or self.store.outputs_stale()
@@ -269,13 +280,52 @@ class Aggregator:
         )
 
     async def _fetch(
-        self, sources: Sequence[Source], on_result: Callable[[FetchResult], None] | None
+        self,
+        sources: Sequence[Source],
+        on_result: Callable[[FetchResult], None] | None,
+        parsed: dict[int, ParsedFeed | ParseError],
     ) -> list[FetchResult]:
-        self._running_fetch = (asyncio.get_running_loop(), asyncio.current_task())
+        """Fetch the sources; in a poll of many, each new body is parsed in the process pool as soon
+        as it arrives, while the rest are still fetched (results go into `parsed` by source id)."""
+        loop = asyncio.get_running_loop()
+        self._running_fetch = (loop, asyncio.current_task())
+        parsing: dict[int, asyncio.Future[ParsedFeed]] = {}
+        by_url = {source.url: source for source in sources}
+        now = self.clock()
+
+        def fetched(result: FetchResult) -> None:
+            if on_result:
+                on_result(result)
+            source = by_url.get(result.url)
+            if source is not None and _needs_parsing(source, result):
+                parsing[source.id] = self._parser_pool().parse(
+                    loop, result.body or b"", result.headers, result.final_url, now
+                )
+
         try:
-            return await self._fetcher()(sources, self.settings.poll, on_result)
+            wide = len(sources) >= PARALLEL_PARSE_MIN_SOURCES
+            results = await self._fetcher()(sources, self.settings.poll, fetched if wide else on_result)
         finally:
             self._running_fetch = None
+        broken = 0
+        for source_id, future in parsing.items():
+            try:
+                parsed[source_id] = await future
+            except ParseError as exc:
+                parsed[source_id] = exc
+            except BrokenProcessPool:
+                broken += 1  # a worker died (out of memory, killed): its feeds are parsed inline instead
+        if broken:
+            log.warning("the parser processes stopped; %d feeds were parsed in the main process instead", broken)
+            self._parser_pool().close()
+        return results
+
+    def _parser_pool(self) -> ParserPool:
+        if self._parsers is None:
+            from aggregator.workers import ParserPool
+
+            self._parsers = ParserPool()
+        return self._parsers
 
     def _fetcher(self) -> Fetcher:
         if self.fetcher is None:
@@ -292,8 +342,15 @@ class Aggregator:
         if running and running[1]:
             running[0].call_soon_threadsafe(running[1].cancel)
 
-    def _absorb(self, source: Source, result: FetchResult, network_down: bool = False) -> UpdateOutcome:
-        """Store one fetch's result and schedule the next; any problem becomes the source's stored error."""
+    def _absorb(
+        self,
+        source: Source,
+        result: FetchResult,
+        network_down: bool = False,
+        parsed_already: ParsedFeed | ParseError | None = None,
+    ) -> UpdateOutcome:
+        """Store one fetch's result and schedule the next; any problem becomes the source's stored
+        error. `parsed_already` is the body parsed in the pool, when it was."""
         now = self.clock()
         if not self.store.source_exists(source.id):
             log.info("%s was removed while it was being polled; its result is dropped", source.url)
@@ -319,7 +376,9 @@ class Aggregator:
         from aggregator.parse import parse_feed
 
         try:
-            parsed = parse_feed(body, result.headers, result.final_url, now)
+            if isinstance(parsed_already, ParseError):
+                raise parsed_already
+            parsed = parsed_already or parse_feed(body, result.headers, result.final_url, now)
         except ParseError as exc:
             return self._failed(source, result, str(exc), now, network_down)
         if parsed.warning:
@@ -714,6 +773,11 @@ class Aggregator:
 
         files = [self.settings.output.dir / MERGED_FEED_FILE]
         return files + [self.settings.output.dir / topic_feed_file(info.topic.slug) for info in self.topics()]
+
+
+def _needs_parsing(source: Source, result: FetchResult) -> bool:
+    """A new body: not an error, not a 304, not the same bytes as last time."""
+    return result.body is not None and not result.error and dedupe.body_hash(result.body) != source.body_hash
 
 
 def make_aggregator(settings: Settings, clock: Clock = utc_now, fetcher: Fetcher | None = None) -> Aggregator:

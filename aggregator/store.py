@@ -23,7 +23,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from aggregator.dedupe import host_of
+from aggregator.dedupe import headline, host_of, lsh_keys
 from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError
 from aggregator.types import FeedHints, Item, ItemFacts, Source, Story
 
@@ -247,6 +247,22 @@ def m012_story_topics(db: sqlite_utils.Database) -> None:
         """INSERT OR IGNORE INTO story_topics (story_id, topic, published)
            SELECT s.id, t.topic, s.published FROM item_topics t JOIN items i ON i.id = t.item_id
            JOIN stories s ON s.id = i.story_id"""
+    )
+
+
+REKEY_DAYS = 14  # story keys rebuilt by m013: wider than any sensible [dedupe] window_hours
+
+
+@migrations()
+def m013_story_keys_rebuilt(db: sqlite_utils.Database) -> None:
+    # Headlines are normalised differently (figures, stems, names) and candidate keys now include
+    # pairs of names and figures: recent items get new keys, so a new report still finds them.
+    cutoff = to_text(datetime.now(UTC) - timedelta(days=REKEY_DAYS))
+    rows = db.execute("SELECT story_id, title, published FROM items WHERE published >= ?", [cutoff]).fetchall()
+    db.execute("DELETE FROM story_keys WHERE published >= ?", [cutoff])
+    db.conn.executemany(
+        "INSERT INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
+        [(key, story_id, published) for story_id, title, published in rows for key in lsh_keys(headline(title))],
     )
 
 

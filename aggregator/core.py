@@ -395,6 +395,7 @@ class Aggregator:
             lambda revisions: dedupe.revision_moves_story(
                 dedupe_settings.republish_updates, revisions, dedupe_settings.max_revisions
             ),
+            self.link_veto,
         )
         decision = self._healthy(
             source,
@@ -479,6 +480,19 @@ class Aggregator:
         """The candidate story this item's headline (and summary) matches best, if any."""
         mine = self._headline(item.title, item.summary)
         return dedupe.choose_story(mine, [(r.story_id, self._headline(r.title, r.summary)) for r in reports])
+
+    def link_veto(self, item: NewItem, reports: Sequence[StoredReport]) -> bool:
+        """Whether an item that links the same page as a story still tells a different event: a live
+        page or a weather-warning page reused for other news, when every report of the story is a
+        day or more away and names other actors or places."""
+        mine = self._headline(item.title, item.summary)
+        published = item.published or self.clock()
+        return all(
+            r.published is not None
+            and abs(published - r.published) >= dedupe.REUSED_LINK_GAP
+            and dedupe.different_events(mine, self._headline(r.title, r.summary))
+            for r in reports
+        )
 
     def _headline(self, title: str, summary_html: str) -> dedupe.Headline:
         # Syndicated stories are candidates for one new item after another: each stored report's

@@ -21,6 +21,7 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aggregator.exceptions import InvalidURLError
@@ -591,6 +592,23 @@ def _summary_facts_unshared(a: Headline, b: Headline) -> bool:
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
+
+
+# A page that names other actors a day or more after a report linked it has been reused for new
+# news (a live page, a weather-warning page); within a day it is the same story developing
+# ("Earthquake of magnitude 6.1 strikes off Hokkaido" -> "UPDATE 2-Strong quake off northern Japan").
+REUSED_LINK_GAP = timedelta(hours=24)
+
+
+def different_events(a: Headline, b: Headline) -> bool:
+    """Whether two reports name different actors or places outright (the name veto of `compare`,
+    whatever else they share): a page reused for new news ("Weather warning for Oslo as freezing
+    rain expected" / "Weather warning for Bergen as storm nears") carries two stories."""
+    if a.subject and b.subject and not _has_subject(a, b) and not _has_subject(b, a):
+        return True
+    jaccard = _jaccard(a.tokens, b.tokens) if a.tokens and b.tokens else 0.0
+    only_a, only_b = _unexplained(a, b), _unexplained(b, a)
+    return bool(only_a and only_b) and jaccard < NAMES_OVERRULED and _shared_facts(a, b) < SAME_STORY_FACTS
 
 
 def choose_story(head: Headline, candidates: Sequence[tuple[int, Headline]]) -> int | None:

@@ -302,9 +302,12 @@ class StoredReport:
     story_id: int
     title: str
     summary: str
+    published: datetime | None = None
 
 
 StoryChooser = Callable[[NewItem, Sequence[StoredReport]], int | None]
+# (new item, the reports of the story sharing its link) -> do they tell different events anyway?
+LinkVeto = Callable[[NewItem, Sequence[StoredReport]], bool]
 # (republish_updates, revisions in the last day, max_revisions) -> does the story's `updated` move?
 RevisionRule = Callable[[int], bool]
 MAX_CANDIDATE_STORIES = 40
@@ -592,6 +595,7 @@ class Store:
         window: timedelta,
         choose_story: StoryChooser | None = None,
         revision_moves_story: RevisionRule = lambda revisions_today: True,
+        link_veto: LinkVeto | None = None,
     ) -> SaveCounts:
         """Insert new items and update changed ones in one transaction."""
         new = updated = merged = 0
@@ -607,7 +611,7 @@ class Store:
                 if row is None:
                     if self._pruned(source.id, item.key):
                         continue
-                    merged += self._insert_item(source, item, now, window, choose_story)
+                    merged += self._insert_item(source, item, now, window, choose_story, link_veto)
                     new += 1
                 elif row[1] != item.content_hash:
                     self._update_item(row, item, now, revision_moves_story)
@@ -615,12 +619,18 @@ class Store:
         return SaveCounts(new, updated, merged)
 
     def _insert_item(
-        self, source: Source, item: NewItem, now: datetime, window: timedelta, choose_story: StoryChooser | None
+        self,
+        source: Source,
+        item: NewItem,
+        now: datetime,
+        window: timedelta,
+        choose_story: StoryChooser | None,
+        link_veto: LinkVeto | None,
     ) -> bool:
         """Store a new item; True when it joined an existing story."""
         published = item.published or now
         updated = max(item.updated or published, published)
-        story_id = self._matching_story(source, item, published, window, choose_story)
+        story_id = self._matching_story(source, item, published, window, choose_story, link_veto)
         joined = story_id is not None
         if story_id is None:
             story_id = self._insert(
@@ -657,7 +667,13 @@ class Store:
         return joined
 
     def _matching_story(
-        self, source: Source, item: NewItem, published: datetime, window: timedelta, choose_story: StoryChooser | None
+        self,
+        source: Source,
+        item: NewItem,
+        published: datetime,
+        window: timedelta,
+        choose_story: StoryChooser | None,
+        link_veto: LinkVeto | None,
     ) -> int | None:
         # Same article URL, or the same headline, reported within the window: the same story.
         earliest, latest = to_text(published - window), to_text(published + window)
@@ -667,7 +683,7 @@ class Store:
                    ORDER BY published LIMIT 1""",
                 [item.canonical_link, earliest, latest],
             ).fetchone()
-            if row:
+            if row and not (link_veto and link_veto(item, self._reports(int(row[0])))):
                 return int(row[0])
         if choose_story and item.match_keys:
             marks = ",".join("?" * len(item.match_keys))
@@ -686,6 +702,12 @@ class Store:
             if reports:
                 return choose_story(item, reports)
         return None
+
+    def _reports(self, story_id: int) -> list[StoredReport]:
+        rows = self.db.execute(
+            "SELECT title, summary, published FROM items WHERE story_id = ? ORDER BY published", [story_id]
+        )
+        return [StoredReport(story_id, title, summary, from_text(when)) for title, summary, when in rows.fetchall()]
 
     def _update_item(
         self, row: tuple[Any, ...], item: NewItem, now: datetime, revision_moves_story: RevisionRule

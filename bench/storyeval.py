@@ -101,7 +101,9 @@ def _store(aggregator: Aggregator, source_id: int, row: dict[str, str]) -> int:
     )
     [item] = aggregator.prepare_items(source, [entry])
     window = timedelta(hours=aggregator.settings.dedupe.window_hours)
-    aggregator.store.save_items(source, [item], published, window, aggregator.choose_story)
+    aggregator.store.save_items(
+        source, [item], published, window, aggregator.choose_story, link_veto=aggregator.link_veto
+    )
     [stored] = aggregator.store.items(source_id=source_id, limit=1)
     return stored.story_id
 

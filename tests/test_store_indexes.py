@@ -1,16 +1,20 @@
-"""The story_topics index (kept by triggers) always equals what item_topics and stories say, through
-every way items and stories change: new items, joins, rewrites, re-topicking, pruning, removal."""
+"""Indexes the store keeps beside its tables. story_topics (kept by triggers) equals what item_topics
+and stories say through every change: new items, joins, rewrites, re-topicking, pruning, removal;
+story keys are rebuilt when an upgrade changes how they are made."""
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aggregator.dedupe import headline, lsh_keys
 from aggregator.store import NewItem, Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 STORM = "https://news.example/storm"
+WEEK = timedelta(days=7)
 DERIVED = """SELECT DISTINCT i.story_id, t.topic, s.published FROM item_topics t
              JOIN items i ON i.id = t.item_id JOIN stories s ON s.id = i.story_id ORDER BY 1, 2"""
 
@@ -93,3 +97,21 @@ def test_topic_feed_order_is_the_story_order(tmp_path: Path) -> None:
     ]
     assert [s.reports[0].title for s in store.latest_stories("sports", 3)] == ["Story 0", "Story 2", "Story 4"]
     store.close()
+
+
+def test_upgrading_rebuilds_the_story_keys_of_recent_items(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    source = store.add_source("https://wire.example/feed", None, [], None, NOW)
+    recent = datetime.now(UTC) - timedelta(days=1)
+    new_item = item("k1", "Typhoon Senbai makes landfall in Fujian", (), 0, "s1")
+    store.save_items(source, [dataclasses.replace(new_item, published=recent, match_keys=("stale",))], NOW, WEEK)
+    # As a database from before the new keys: stale keys, and the rebuild not yet applied.
+    store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm013_story_keys_rebuilt'")
+    store.db.conn.commit()
+    store.close()
+
+    upgraded = Store(tmp_path / "t.db")
+    with closing(upgraded.db.conn.cursor()) as cursor:
+        keys = {key for (key,) in cursor.execute("SELECT key FROM story_keys")}
+    assert keys == set(lsh_keys(headline("Typhoon Senbai makes landfall in Fujian")))
+    upgraded.close()

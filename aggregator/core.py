@@ -447,6 +447,8 @@ class Aggregator:
             # A key repeated inside one feed: the first copy wins, so polls never flip-flop.
             if key in items:
                 continue
+            summary_text = plain_text(entry.summary) if entry.summary else ""
+            head = dedupe.headline(entry.title, summary_text)
             items[key] = NewItem(
                 key=key,
                 title=entry.title,
@@ -467,25 +469,27 @@ class Aggregator:
                         source_topics=source.topics,
                         categories=entry.categories,
                         language=entry.language,
+                        summary_text=summary_text,
                     )
                 ),
                 story_key=dedupe.story_key(source.url, key),
-                match_keys=tuple(dedupe.lsh_keys(dedupe.headline(entry.title))),
+                match_keys=tuple(dedupe.lsh_keys(head)),
                 categories=entry.categories,
                 language=entry.language,
+                match=head,
             )
         return list(items.values())
 
     def choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
         """The candidate story this item's headline (and summary) matches best, if any."""
-        mine = self._headline(item.title, item.summary)
+        mine = item.match or self._headline(item.title, item.summary)
         return dedupe.choose_story(mine, [(r.story_id, self._headline(r.title, r.summary)) for r in reports])
 
     def link_veto(self, item: NewItem, reports: Sequence[StoredReport]) -> bool:
         """Whether an item that links the same page as a story still tells a different event: a live
         page or a weather-warning page reused for other news, when every report of the story is a
         day or more away and names other actors or places."""
-        mine = self._headline(item.title, item.summary)
+        mine = item.match or self._headline(item.title, item.summary)
         published = item.published or self.clock()
         return all(
             r.published is not None

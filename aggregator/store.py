@@ -23,7 +23,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from aggregator.dedupe import headline, host_of, lsh_keys
+from aggregator.dedupe import Headline, headline, host_of, lsh_keys
 from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError
 from aggregator.types import FeedHints, Item, ItemFacts, Source, Story
 
@@ -293,6 +293,7 @@ class NewItem:
     match_keys: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     language: str | None = None
+    match: Headline | None = None  # the headline prepared for story matching, when already made
 
 
 @dataclass(frozen=True)
@@ -323,13 +324,14 @@ class SaveCounts:
 
 
 def to_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat and fromisoformat, not strftime and strptime: several times faster, the same text.
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def from_text(text: str | None) -> datetime | None:
     if not text:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 class Store:

@@ -124,7 +124,7 @@ class TopicMatcher:
             Verdict(slug, True, "its source was added with --topic") for slug in dict.fromkeys(facts.source_topics)
         ]
         decided = {v.slug for v in verdicts}
-        texts = (facts.title, plain_text(facts.summary_html)) if facts.summary_html else (facts.title,)
+        texts = (facts.title, _summary_text(facts)) if facts.summary_html else (facts.title,)
         excluded = self.global_exclude.find(texts)
         for compiled in self.topics:
             slug = compiled.topic.slug
@@ -156,6 +156,10 @@ class TopicMatcher:
             if any(pattern.search(text) for text in texts):
                 return Verdict(slug, True, f"pattern {pattern.pattern!r} matched")
         return Verdict(slug, False, "no rule matched" if compiled.topic.has_rules else "it has no rules")
+
+
+def _summary_text(facts: ItemFacts) -> str:
+    return facts.summary_text if facts.summary_text is not None else plain_text(facts.summary_html)
 
 
 def _term_pattern(term: str) -> str:

@@ -36,6 +36,7 @@ class ItemFacts:
     source_topics: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     language: str | None = None
+    summary_text: str | None = None  # the summary as plain text, when the caller has it already
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from aggregator.config import SLUG_PATTERN, PollSettings, Settings
 from aggregator.exceptions import AlreadySubscribedError, ConfigError, InvalidURLError, ParseError, StorageError
 from aggregator.opml import OpmlFeed, parse_opml, render_opml
 from aggregator.parse import plain_text
+from aggregator.prepare import prepare_items
 from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
 from aggregator.store import NewItem, Store, StoredReport, from_text
 from aggregator.topics import TopicMatcher
@@ -49,7 +50,7 @@ from aggregator.types import (
 
 if TYPE_CHECKING:
     from aggregator.publish import FeedContext, FeedSpec
-    from aggregator.workers import ParserPool
+    from aggregator.workers import ParserPool, Prepared
 
 log = logging.getLogger(__name__)
 HEADLINE_CACHE = 5_000  # prepared headlines kept for story matching (a few MB)
@@ -250,7 +251,7 @@ class Aggregator:
         # Stored items follow the current rules before new ones join them (on a new database this
         # only records the rules, so the first publish does not re-topic everything just stored).
         self._apply_topic_rules()
-        parsed: dict[int, ParsedFeed | ParseError] = {}
+        parsed: dict[int, Prepared | ParseError] = {}
         try:
             results = asyncio.run(self._fetch(sources, on_result, parsed)) if sources else []
         except asyncio.CancelledError:
@@ -283,13 +284,14 @@ class Aggregator:
         self,
         sources: Sequence[Source],
         on_result: Callable[[FetchResult], None] | None,
-        parsed: dict[int, ParsedFeed | ParseError],
+        parsed: dict[int, Prepared | ParseError],
     ) -> list[FetchResult]:
-        """Fetch the sources; in a poll of many, each new body is parsed in the process pool as soon
-        as it arrives, while the rest are still fetched (results go into `parsed` by source id)."""
+        """Fetch the sources; in a poll of many, each new body is parsed and its items prepared in
+        the process pool as soon as it arrives, while the rest are still fetched (results go into
+        `parsed` by source id)."""
         loop = asyncio.get_running_loop()
         self._running_fetch = (loop, asyncio.current_task())
-        parsing: dict[int, asyncio.Future[ParsedFeed]] = {}
+        parsing: dict[int, asyncio.Future[Prepared]] = {}
         by_url = {source.url: source for source in sources}
         now = self.clock()
 
@@ -298,8 +300,8 @@ class Aggregator:
                 on_result(result)
             source = by_url.get(result.url)
             if source is not None and _needs_parsing(source, result):
-                parsing[source.id] = self._parser_pool().parse(
-                    loop, result.body or b"", result.headers, result.final_url, now
+                parsing[source.id] = self._parser_pool().prepare(
+                    loop, result.body or b"", result.headers, result.final_url, now, source, self.matcher
                 )
 
         try:
@@ -347,10 +349,10 @@ class Aggregator:
         source: Source,
         result: FetchResult,
         network_down: bool = False,
-        parsed_already: ParsedFeed | ParseError | None = None,
+        prepared: Prepared | ParseError | None = None,
     ) -> UpdateOutcome:
         """Store one fetch's result and schedule the next; any problem becomes the source's stored
-        error. `parsed_already` is the body parsed in the pool, when it was."""
+        error. `prepared` is what the pool made of the body, when it did."""
         now = self.clock()
         if not self.store.source_exists(source.id):
             log.info("%s was removed while it was being polled; its result is dropped", source.url)
@@ -361,6 +363,7 @@ class Aggregator:
             # 301/308: the publisher moved the feed for good; the old URL stays as an alias.
             log.warning("%s moved permanently to %s", source.url, result.moved_to)
             source = self.store.move_source(source.id, result.moved_to)
+            prepared = None  # its items are keyed by the new URL: prepared again below
         if result.error:
             return self._failed(source, result, result.error, now, network_down)
         name = source.display_name
@@ -376,14 +379,17 @@ class Aggregator:
         from aggregator.parse import parse_feed
 
         try:
-            if isinstance(parsed_already, ParseError):
-                raise parsed_already
-            parsed = parsed_already or parse_feed(body, result.headers, result.final_url, now)
+            if isinstance(prepared, ParseError):
+                raise prepared
+            if prepared is None:
+                parsed = parse_feed(body, result.headers, result.final_url, now)
+                new_items = self.prepare_items(source, parsed.entries)
+            else:
+                parsed, new_items = prepared
         except ParseError as exc:
             return self._failed(source, result, str(exc), now, network_down)
         if parsed.warning:
             log.warning("%s: %s", name, parsed.warning)
-        new_items = self.prepare_items(source, parsed.entries)
         window = timedelta(hours=self.settings.dedupe.window_hours)
         dedupe_settings = self.settings.dedupe
         counts = self.store.save_items(
@@ -441,44 +447,7 @@ class Aggregator:
 
     def prepare_items(self, source: Source, entries: Sequence[Entry]) -> list[NewItem]:
         """Entries of one source with their identity, topics and story-matching keys, ready to store."""
-        items: dict[str, NewItem] = {}
-        for entry in entries:
-            key = dedupe.item_key(entry)
-            # A key repeated inside one feed: the first copy wins, so polls never flip-flop.
-            if key in items:
-                continue
-            summary_text = plain_text(entry.summary) if entry.summary else ""
-            head = dedupe.headline(entry.title, summary_text)
-            items[key] = NewItem(
-                key=key,
-                title=entry.title,
-                link=entry.link,
-                canonical_link=dedupe.canonical_url(entry.link),
-                summary=entry.summary,
-                content=entry.content,
-                author=entry.author,
-                published=entry.published,
-                updated=entry.updated,
-                content_hash=dedupe.content_hash(entry),
-                topics=self.matcher.topics_for(
-                    ItemFacts(
-                        title=entry.title,
-                        summary_html=entry.summary,
-                        source_url=source.url,
-                        source_name=source.display_name,
-                        source_topics=source.topics,
-                        categories=entry.categories,
-                        language=entry.language,
-                        summary_text=summary_text,
-                    )
-                ),
-                story_key=dedupe.story_key(source.url, key),
-                match_keys=tuple(dedupe.lsh_keys(head)),
-                categories=entry.categories,
-                language=entry.language,
-                match=head,
-            )
-        return list(items.values())
+        return prepare_items(source, entries, self.matcher)
 
     def choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
         """The candidate story this item's headline (and summary) matches best, if any."""

@@ -1,43 +1,71 @@
-"""Parsing on every core: a process pool that parses fetched bodies while the event loop keeps
-fetching.
+"""Parsing on every core: a process pool that parses fetched bodies, and prepares their items
+(identity, topics, story-matching keys), while the event loop keeps fetching.
 
-feedparser is most of a cold poll's CPU, and one Python process parses on one core. The pool's
-processes are started by a fork server (a clean process, not a fork of one with threads in it)
-and import only the parser. A poll of a few sources parses inline instead: starting the pool
-costs more than it saves there.
+Parsing and preparing are most of a cold poll's CPU, and one Python process works on one core.
+The pool's processes are started by a fork server (a clean process, not a fork of one with
+threads in it). A poll of a few sources works inline instead: starting the pool costs more than
+it saves there. Only matching stories and writing stay in the main process: they need the
+database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
 from aggregator.parse import parse_feed
-from aggregator.types import ParsedFeed
+from aggregator.prepare import prepare_items
+from aggregator.store import NewItem
+from aggregator.topics import TopicMatcher
+from aggregator.types import ParsedFeed, Source
+
+Prepared = tuple[ParsedFeed, list[NewItem]]  # the feed (its entries dropped once prepared) and its items
 
 MAX_PROCESSES = 8
 
 
+def parse_and_prepare(
+    body: bytes, headers: dict[str, str], url: str, now: datetime, source: Source, matcher: TopicMatcher
+) -> Prepared:
+    """`parse_feed`, then `prepare_items` of its entries; raises what parse_feed raises."""
+    parsed = parse_feed(body, headers, url, now)
+    return dataclasses.replace(parsed, entries=()), prepare_items(source, parsed.entries, matcher)
+
+
 class ParserPool:
-    """Processes that run `parse_feed`, started when first needed and kept until `close()`."""
+    """Processes that run `parse_and_prepare`, started when first needed and kept until `close()`."""
 
     def __init__(self, processes: int | None = None) -> None:
         self.processes = processes or min(MAX_PROCESSES, os.cpu_count() or 1)
         self._executor: ProcessPoolExecutor | None = None
 
-    def parse(
-        self, loop: asyncio.AbstractEventLoop, body: bytes, headers: dict[str, str], url: str, now: datetime
-    ) -> asyncio.Future[ParsedFeed]:
-        """`parse_feed(body, headers, url, now)` in a worker process; raises what parse_feed raises."""
-        return loop.run_in_executor(self._start(), parse_feed, body, headers, url, now)
+    def prepare(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        body: bytes,
+        headers: dict[str, str],
+        url: str,
+        now: datetime,
+        source: Source,
+        matcher: TopicMatcher,
+    ) -> asyncio.Future[Prepared]:
+        """`parse_and_prepare` in a worker process; a pool whose worker died is replaced first."""
+        job = (parse_and_prepare, body, headers, url, now, source, matcher)
+        try:
+            return loop.run_in_executor(self._start(), *job)
+        except BrokenProcessPool:
+            self.close()
+            return loop.run_in_executor(self._start(), *job)
 
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["aggregator.parse"])
+            context.set_forkserver_preload(["aggregator.workers"])
             self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
         return self._executor
 

@@ -1,0 +1,91 @@
+"""A poll of many sources parses and prepares in the process pool; what it stores is exactly what
+a poll that works inline stores, and a worker that dies costs nothing but time."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import minutes_ago, rss
+from feedserver import FeedServer
+
+import aggregator.core
+from aggregator.config import OutputSettings, PollSettings, Settings, StorageSettings
+from aggregator.core import Aggregator, make_aggregator
+from aggregator.types import Topic
+
+FEEDS = 12
+
+
+PLACES = ["Valmora", "Ostrava", "Quito", "Dunmore", "Kessel", "Arlon", "Tarvis", "Lindau", "Morvan", "Ebro",
+          "Nantes", "Kolding"]  # fmt: skip
+EVENTS = ["marathon closes bridge", "oil depot fire", "council vote on tram", "school strike enters week",
+          "harbour dredging starts", "museum reopens wing"]  # fmt: skip
+
+
+def desk(n: int) -> bytes:
+    reports = [
+        (f"urn:{n}:{i}", f"{PLACES[n]} {EVENTS[i]} as {PLACES[(n + i + 1) % FEEDS]} waits", f"https://d{n}.example/{i}",
+         minutes_ago(10 * i + n), f"<p>Report {i} of desk {n}, <b>with</b> oil prices.</p>")
+        for i in range(len(EVENTS))
+    ]  # fmt: skip
+    shared = (f"urn:shared:{n}", "Ferry strike halts crossings", "https://wire.example/ferry-strike", minutes_ago(70))
+    return rss([*reports, shared])
+
+
+def install(folder: Path, urls: list[str]) -> Aggregator:
+    settings = Settings(
+        storage=StorageSettings(folder / "t.db"),
+        output=OutputSettings(dir=folder / "public"),
+        poll=PollSettings(timeout=10),
+        topics=(Topic("sports", "Sports", keywords=("marathon",)), Topic("energy", "Energy", keywords=("oil",))),
+    )
+    aggregator = make_aggregator(settings)
+    for url in urls:
+        aggregator.add_source(url)
+    return aggregator
+
+
+def stored(aggregator: Aggregator) -> list[tuple[Any, ...]]:
+    items = aggregator.store.items(limit=1000)
+    stories = {s.id: tuple(sorted(r.id for r in s.reports)) for s in aggregator.stories(limit=1000)}
+    return sorted((i.id, i.title, i.summary, i.topics, stories[i.story_id]) for i in items)
+
+
+@pytest.fixture
+def urls(feed_server: FeedServer) -> list[str]:
+    return [feed_server.serve(f"/d{n}.xml", desk(n)) for n in range(FEEDS)]
+
+
+def test_the_pool_stores_what_inline_parsing_stores(
+    urls: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with install(tmp_path / "pool", urls) as pooled:
+        summary = pooled.poll()
+        assert pooled._parsers is not None and pooled._parsers._executor is not None  # the pool did the work
+        pool_result = stored(pooled)
+    monkeypatch.setattr(aggregator.core, "PARALLEL_PARSE_MIN_SOURCES", FEEDS + 1)
+    with install(tmp_path / "inline", urls) as inline:
+        inline.poll()
+        assert inline._parsers is None
+        assert stored(inline) == pool_result
+    assert sum(o.new for o in summary.outcomes) == FEEDS * 7
+    assert [len(story) for story in {story for *_, story in pool_result} if len(story) > 2] == [FEEDS]  # the ferry
+
+
+def test_a_worker_that_dies_costs_only_time(urls: list[str], tmp_path: Path) -> None:
+    with install(tmp_path / "pool", urls) as pooled:
+        pool = pooled._parser_pool()
+        executor = pool._start()
+        executor.submit(os.getpid).result(timeout=30)  # the workers are up
+        for pid in list(executor._processes):
+            os.kill(pid, signal.SIGKILL)
+        summary = pooled.poll()
+        assert not [o.error for o in summary.outcomes if o.error]
+        assert sum(o.new for o in summary.outcomes) == FEEDS * 7
+        pooled.store.check()
+        second = pooled.poll(every_source=True)  # a new pool serves the next poll
+        assert all(o.not_modified for o in second.outcomes)

@@ -1,5 +1,7 @@
-"""Bytes and response headers to a ParsedFeed, via feedparser; pure (no network, no clock).
+"""Bytes and response headers to a ParsedFeed; pure (no network, no clock).
 
+Two paths give the same result: `fastparse` reads well-formed RSS 2.0 and Atom 1.0 documents with
+lxml, and feedparser reads everything else (`parse_with_feedparser`); both feed `normalise`.
 feedparser is only ever given bytes, never a URL or a path. Its own sanitiser is off: HTML is
 cleaned with nh3 (an allow-list sanitiser) so that no script, style, event handler or
 `javascript:`/`data:` URL survives, and titles become plain text.
@@ -15,6 +17,7 @@ import calendar
 import html
 import re
 import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,16 +108,45 @@ _SY_PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 4
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
+def _cleaner(**options: Any) -> Callable[[str], str]:
+    """nh3's sanitiser with these options, built once (nh3.clean builds one per call, most of its cost)."""
+    reusable = getattr(nh3, "Cleaner", None)  # nh3 0.3 and later
+    if reusable is None:
+        return lambda value: nh3.clean(value, **options)
+    clean: Callable[[str], str] = reusable(**options).clean
+    return clean
+
+
+# Everything removed but text (and script and style with their content): plain text.
+_TEXT_CLEANER = _cleaner(tags=set(), clean_content_tags={"script", "style"})
+_HTML_CLEANER = _cleaner(
+    tags=set(ALLOWED_TAGS),
+    attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+    url_schemes=set(URL_SCHEMES),
+    link_rel="noopener noreferrer",
+)
+
+
 def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) -> ParsedFeed:
-    """Parse a fetched document; `url` resolves relative links, `now` is the first-seen time."""
+    """Parse a fetched document; `url` resolves relative links, `now` is the first-seen time.
+
+    A well-formed RSS 2.0 or Atom 1.0 document takes the fast path (`fastparse`), whose result is
+    the one the feedparser path gives; every other document goes through feedparser.
+    """
+    from aggregator.fastparse import fast_parse  # here: the fast path imports this module's helpers
+
+    parsed = fast_parse(body, headers, url, now)
+    return parsed if parsed is not None else parse_with_feedparser(body, headers, url, now)
+
+
+def parse_with_feedparser(body: bytes, headers: dict[str, str], url: str, now: datetime) -> ParsedFeed:
+    """The feedparser path of `parse_feed`, for any document (the fast path's reference)."""
     import feedparser  # here, not at the top: topic rules use plain_text without needing the parser
 
-    response_headers = {key.lower(): value for key, value in headers.items()}
-    response_headers.setdefault("content-location", url)
     try:
         result = feedparser.parse(
             without_doctype(body),
-            response_headers=response_headers,
+            response_headers=response_headers_for(headers, url),
             sanitize_html=False,
             resolve_relative_uris=True,
         )
@@ -128,19 +160,42 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) ->
         reason = f": {problem}" if problem else ""
         kind = "an HTML page" if _looks_like_html(body) else "not an RSS or Atom feed"
         raise ParseError(f"{url} is {kind}{reason}.")
+    return normalise(body, url, now, version, result.get("feed", {}), raw_entries, problem)
 
-    feed = result.get("feed", {})
+
+def response_headers_for(headers: dict[str, str], url: str) -> dict[str, str]:
+    """The response headers as feedparser is given them: lower-case names, and the document's URL
+    as its Content-Location (the base of relative links) unless the server sent one."""
+    response_headers = {key.lower(): value for key, value in headers.items()}
+    response_headers.setdefault("content-location", url)
+    return response_headers
+
+
+def normalise(
+    body: bytes,
+    url: str,
+    now: datetime,
+    version: str,
+    feed: Mapping[str, Any],
+    raw_entries: Sequence[Mapping[str, Any]],
+    problem: object | None,
+) -> ParsedFeed:
+    """The ParsedFeed of a parsed document, from feed-level and entry-level dicts shaped like
+    feedparser's (title, title_detail, link, id, summary, content, author, tags, published_parsed,
+    updated_parsed, rights, language, ttl, sy_updateperiod, sy_updatefrequency); `problem` is the
+    survivable problem to report, if any."""
+    atom = version.startswith("atom")
     meta = FeedMeta(
-        title=_text_field(feed, "title", version.startswith("atom")) or None,
+        title=_text_field(feed, "title", atom) or None,
         link=_http_link(feed.get("link")),
         feed_id=clean_text(feed.get("id") or "") or None,
         version=version,
         hints=feed_hints(body, feed),
-        rights=_text_field(feed, "rights", version.startswith("atom")) or None,
-        updated=_utc(dict.get(feed, "updated_parsed")),
+        rights=_text_field(feed, "rights", atom) or None,
+        updated=_utc(_own(feed, "updated_parsed")),
     )
     language = (feed.get("language") or "").strip() or None
-    entries = [_entry(raw, now, version.startswith("atom"), language) for raw in raw_entries]
+    entries = [_entry(raw, now, atom, language) for raw in raw_entries]
     # An entry with nothing of its own (a truncated document's last half, an empty <item/>) says nothing;
     # RSS allows an item with only a description, which is kept.
     entries = [e for e in entries if e.guid or e.link or e.title != UNTITLED or e.summary or e.content]
@@ -207,7 +262,7 @@ def plain_text(value: str) -> str:
     text = _without_unsafe(value[:MAX_HTML_CHARS])
     for _ in range(MAX_UNESCAPES):
         # Unsafe characters go inside the loop: removing one can join "<" to what follows it.
-        decoded = _without_unsafe(html.unescape(nh3.clean(text, tags=set(), clean_content_tags={"script", "style"})))
+        decoded = _without_unsafe(html.unescape(_TEXT_CLEANER(text)))
         if decoded == text:
             break
         text = decoded
@@ -230,13 +285,7 @@ def sanitise_html(value: str) -> str:
     """HTML safe to republish: allow-listed tags and attributes, http(s)/mailto links only."""
     if not value:
         return ""
-    cleaned = nh3.clean(
-        _UNSAFE_CHARACTERS.sub("", value[:MAX_HTML_CHARS]),
-        tags=set(ALLOWED_TAGS),
-        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
-        url_schemes=set(URL_SCHEMES),
-        link_rel="noopener noreferrer",
-    )
+    cleaned = _HTML_CLEANER(_UNSAFE_CHARACTERS.sub("", value[:MAX_HTML_CHARS]))
     # nh3 decodes character references ("&#1;"): what it decodes must still be allowed in XML.
     return _UNSAFE_CHARACTERS.sub("", xml_safe(cleaned)).strip()
 
@@ -250,16 +299,17 @@ def xml_safe(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
-def _entry(raw: Any, now: datetime, atom: bool, feed_language: str | None) -> Entry:
-    summary = sanitise_html(raw.get("summary", ""))
+def _entry(raw: Mapping[str, Any], now: datetime, atom: bool, feed_language: str | None) -> Entry:
+    raw_summary = raw.get("summary", "")
+    summary = sanitise_html(raw_summary)
     contents = raw.get("content") or []
-    content = sanitise_html(contents[0].get("value", "")) if contents else ""
+    raw_content = contents[0].get("value", "") if contents else ""
+    # feedparser copies a lone content into the summary: the same HTML is sanitised once.
+    content = "" if raw_content == raw_summary else sanitise_html(raw_content)
     if content == summary:
         content = ""
-    # dict.get, not raw.get: FeedParserDict answers a missing updated_parsed with published_parsed
-    # (and a DeprecationWarning); an absent date must stay absent.
-    updated = _utc(dict.get(raw, "updated_parsed"))
-    published = _utc(dict.get(raw, "published_parsed")) or updated
+    updated = _utc(_own(raw, "updated_parsed"))
+    published = _utc(_own(raw, "published_parsed")) or updated
     # A date in the future is a publisher's mistake; the first-seen time is the honest one.
     if published and published > now:
         published = None
@@ -285,7 +335,13 @@ def _entry(raw: Any, now: datetime, atom: bool, feed_language: str | None) -> En
     )
 
 
-def _text_field(raw: Any, name: str, atom: bool) -> str:
+def _own(record: Mapping[str, Any], key: str) -> Any:
+    # dict.get, not record.get: FeedParserDict answers a missing updated_parsed with published_parsed
+    # (and a DeprecationWarning); an absent date must stay absent.
+    return dict.get(record, key) if isinstance(record, dict) else record.get(key)
+
+
+def _text_field(raw: Mapping[str, Any], name: str, atom: bool) -> str:
     """A title as plain text. Atom says its type: type="text" is already text. RSS does not, and
     its titles are HTML in practice (feedparser's guess of "text/plain" is only a guess)."""
     value = raw.get(name, "")
@@ -297,7 +353,7 @@ def _text_field(raw: Any, name: str, atom: bool) -> str:
     return plain_text(value)
 
 
-def _author(raw: Any) -> str | None:
+def _author(raw: Mapping[str, Any]) -> str | None:
     # RSS <author> is "email (Name)"; the name is what a reader wants.
     author = plain_text(raw.get("author", ""))
     match = _EMAIL_AND_NAME.match(author)

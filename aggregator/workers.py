@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -55,17 +56,17 @@ class ParserPool:
         matcher: TopicMatcher,
     ) -> asyncio.Future[Prepared]:
         """`parse_and_prepare` in a worker process; a pool whose worker died is replaced first."""
-        job = (parse_and_prepare, body, headers, url, now, source, matcher)
+        job = functools.partial(parse_and_prepare, body, headers, url, now, source, matcher)
         try:
-            return loop.run_in_executor(self._start(), *job)
+            return loop.run_in_executor(self._start(), job)
         except BrokenProcessPool:
             self.close()
-            return loop.run_in_executor(self._start(), *job)
+            return loop.run_in_executor(self._start(), job)
 
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["aggregator.workers"])
+            context.set_forkserver_preload(["aggregator.workers", "aggregator.fastparse", "feedparser"])
             self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
         return self._executor
 

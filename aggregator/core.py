@@ -261,10 +261,12 @@ class Aggregator:
         network_down = len(results) >= 2 and all(r.error and r.status is None for r in results)
         if network_down:
             log.error("none of the %d sources could be reached: the network looks down", len(results))
-        outcomes = tuple(
-            self._absorb(source, result, network_down, parsed.get(source.id))
-            for source, result in zip(sources, results, strict=True)
-        )
+        absorbed = []
+        with self.store.batch() as checkpoint:
+            for source, result in zip(sources, results, strict=True):
+                absorbed.append(self._absorb(source, result, network_down, parsed.get(source.id)))
+                checkpoint()
+        outcomes = tuple(absorbed)
         self._slow_down_rate_limited_hosts(outcomes)
         changed = any(o.new or o.updated for o in outcomes) or self.store.outputs_stale()
         published: list[Path] = []

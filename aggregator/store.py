@@ -12,6 +12,7 @@ import html
 import json
 import re
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from aggregator.exceptions import AlreadySubscribedError, NotFoundError, Storage
 from aggregator.types import FeedHints, Item, ItemFacts, Source, Story
 
 BUSY_TIMEOUT_MS = 10_000
+BATCH_SECONDS = 0.5  # longest a poll keeps its write transaction open (see Store.batch)
 _HEALTH_FIELDS = frozenset(
     {
         "etag", "last_modified", "body_hash", "last_fetched_at", "last_status", "last_error", "last_warning",
@@ -312,6 +314,8 @@ LinkVeto = Callable[[NewItem, Sequence[StoredReport]], bool]
 # (republish_updates, revisions in the last day, max_revisions) -> does the story's `updated` move?
 RevisionRule = Callable[[int], bool]
 MAX_CANDIDATE_STORIES = 40
+CANDIDATE_REPORTS_OLDEST = 3  # reports of a candidate story compared with a new item: its first ...
+CANDIDATE_REPORTS_NEWEST = 2  # ... and its latest
 
 
 @dataclass(frozen=True)
@@ -395,6 +399,42 @@ class Store:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            raise StorageError(f"The database {self.path} could not be written: {exc}.") from exc
+
+    @contextmanager
+    def batch(self, max_seconds: float = BATCH_SECONDS) -> Iterator[Callable[[], None]]:
+        """Many write transactions as few: inside, each `transaction()` is a savepoint (a failure
+        still undoes only its own writes), and the `checkpoint()` this yields commits once the batch
+        has been open `max_seconds`, so other writers never wait longer than that. Committing a few
+        sources' items together writes shared index pages once instead of once per source."""
+        conn = self.db.conn
+        opened = time.monotonic()
+
+        def checkpoint() -> None:
+            nonlocal opened
+            if conn.in_transaction and time.monotonic() - opened >= max_seconds:
+                self._commit(conn)
+                conn.execute("BEGIN IMMEDIATE")
+                opened = time.monotonic()
+
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StorageError(f"The database {self.path} could not be written: {exc}.") from exc
+        try:
+            yield checkpoint
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if conn.in_transaction:
+            self._commit(conn)
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
             raise StorageError(f"The database {self.path} could not be written: {exc}.") from exc
 
     def set_meta(self, key: str, value: str) -> None:
@@ -662,9 +702,10 @@ class Store:
         )
         self._set_topics(item_id, item.topics)
         self._index_for_search(item_id, item)
+        published_text = to_text(published)
         self.db.conn.executemany(
             "INSERT INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
-            [(key, story_id, to_text(published)) for key in item.match_keys],
+            [(key, story_id, published_text) for key in item.match_keys],
         )
         return joined
 
@@ -689,10 +730,17 @@ class Store:
                 return int(row[0])
         if choose_story and item.match_keys:
             marks = ",".join("?" * len(item.match_keys))
+            # Each candidate story offers its first and its latest reports: a story carried by twenty
+            # outlets is twenty copies of a few headlines, and comparing with every one costs time.
             rows = self.db.execute(
-                f"""SELECT story_id, source_id, title, summary FROM items WHERE story_id IN (
-                        SELECT DISTINCT story_id FROM story_keys
-                        WHERE key IN ({marks}) AND published BETWEEN ? AND ? LIMIT {MAX_CANDIDATE_STORIES})
+                f"""SELECT story_id, source_id, title, summary FROM (
+                        SELECT story_id, source_id, title, summary, published,
+                               ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY published, id) AS oldest,
+                               ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY published DESC, id DESC) AS newest
+                        FROM items WHERE story_id IN (
+                            SELECT DISTINCT story_id FROM story_keys
+                            WHERE key IN ({marks}) AND published BETWEEN ? AND ? LIMIT {MAX_CANDIDATE_STORIES}))
+                    WHERE oldest <= {CANDIDATE_REPORTS_OLDEST} OR newest <= {CANDIDATE_REPORTS_NEWEST}
                     ORDER BY published""",
                 [*item.match_keys, earliest, latest],
             ).fetchall()

@@ -313,7 +313,7 @@ StoryChooser = Callable[[NewItem, Sequence[StoredReport]], int | None]
 LinkVeto = Callable[[NewItem, Sequence[StoredReport]], bool]
 # (republish_updates, revisions in the last day, max_revisions) -> does the story's `updated` move?
 RevisionRule = Callable[[int], bool]
-MAX_CANDIDATE_STORIES = 40
+MAX_CANDIDATE_STORIES = 12  # the stories sharing most keys with a new item
 CANDIDATE_REPORTS_OLDEST = 3  # reports of a candidate story compared with a new item: its first ...
 CANDIDATE_REPORTS_NEWEST = 2  # ... and its latest
 
@@ -738,8 +738,9 @@ class Store:
                                ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY published, id) AS oldest,
                                ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY published DESC, id DESC) AS newest
                         FROM items WHERE story_id IN (
-                            SELECT DISTINCT story_id FROM story_keys
-                            WHERE key IN ({marks}) AND published BETWEEN ? AND ? LIMIT {MAX_CANDIDATE_STORIES}))
+                            SELECT story_id FROM story_keys
+                            WHERE key IN ({marks}) AND published BETWEEN ? AND ?
+                            GROUP BY story_id ORDER BY COUNT(*) DESC, story_id DESC LIMIT {MAX_CANDIDATE_STORIES}))
                     WHERE oldest <= {CANDIDATE_REPORTS_OLDEST} OR newest <= {CANDIDATE_REPORTS_NEWEST}
                     ORDER BY published""",
                 [*item.match_keys, earliest, latest],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import html
 import json
 import logging
@@ -118,6 +119,9 @@ class Aggregator:
         self._running_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] | None = None
         self._headlines: OrderedDict[tuple[str, str], dedupe.Headline] = OrderedDict()
         self._parsers: ParserPool | None = None
+        # What each output file was last rendered from: a feed whose stories did not change is not
+        # rendered again (rendering is most of a publish; the daemon publishes after every change).
+        self._rendered: dict[Path, str] = {}
 
     def reconfigure(self, settings: Settings) -> None:
         """Use new settings (a reloaded config) from the next poll or publish on."""
@@ -661,7 +665,7 @@ class Aggregator:
         output = self.settings.output
         install_id = self.store.meta("install_id")
         empty_updated = from_text(self.store.meta("created_at")) or self.clock()
-        topics = {info.topic.slug: info.topic for info in self.topics()}
+        topics = self._feed_topics()
         specs = [
             FeedSpec(MERGED_FEED_PATH, MERGED_FEED_FILE, output.title, "Every wire, one story per entry, newest first")
         ]
@@ -683,10 +687,14 @@ class Aggregator:
             newest = output.base_url + archive_path(spec.file, newest_page) if newest_page else None
             paging = Paging(prev_archive=newest)
             stories = self.store.latest_stories(spec.topic, output.limit)
+            inputs = hashlib.sha256(repr((spec, stories, context, paging)).encode()).hexdigest()
             for fmt in FORMATS:
                 path = output.dir / in_format(spec.file, fmt)
+                if self._rendered.get(path) == inputs and path.exists():
+                    continue
                 if write_if_changed(path, render(fmt, spec, stories, context, paging)):
                     changed.append(path)
+                self._rendered[path] = inputs
         current = {in_format(spec.file, fmt) for spec in specs for fmt in FORMATS}
         _remove_stale_topic_files(output.dir / "topics", current)
         self.store.outputs_published()
@@ -746,6 +754,14 @@ class Aggregator:
             write_if_changed(path, render_atom(spec, stories, context, paging))
             changed.append(path)
         return page, changed
+
+    def _feed_topics(self) -> dict[str, Topic]:
+        """The topics that get a feed: the configured ones, then those sources were added with.
+        (Stored items carry no other: a change of rules re-applies them to every item.)"""
+        topics = {topic.slug: topic for topic in self.settings.topics}
+        for slug in sorted(self.store.source_topics() - set(topics)):
+            topics[slug] = _implicit_topic(slug)
+        return topics
 
     def _apply_topic_rules(self) -> None:
         """When the configured topics changed since the last publish, re-evaluate every item."""

@@ -1,0 +1,174 @@
+"""The benchmark's table and its targets, from the figures every section measured.
+
+Each target is a measured value, a comparison and a limit, taken from issue 6 of the project:
+ratios between contenders measured in the same run, and absolute figures for storage, publishing,
+HTTP and memory. A target whose section did not run is reported as not measured.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import median
+from bench.passes import PASSES, Results
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: float | None
+    op: str  # "<=" or ">="
+    limit: float
+    unit: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None or math.isnan(self.value):
+            return None
+        compare = operator.le if self.op == "<=" else operator.ge
+        return bool(compare(self.value, self.limit))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "op": self.op, "limit": self.limit, "met": self.met}
+
+
+def _ratio(results: Results, top: str, bottom: str, name: str) -> float | None:
+    if top not in results or bottom not in results:
+        return None
+    return results[top][name].median / results[bottom][name].median
+
+
+def targets(figures: dict[str, Any], results: Results) -> list[Target]:
+    """Every target of the issue, measured or not."""
+    storage = figures.get("storage", {}).get("with_story_matching", {})
+    publish = figures.get("publish", {})
+    http = figures.get("http", {})
+    memory = figures.get("memory", {})
+    items = publish.get("items") or figures["config"]["publish_items"]
+    feeds = memory.get("feeds") or figures["config"]["daemon_feeds"]
+    cold = _ratio(results, "reader", "offthewire", "cold")
+    return [
+        Target("warm: offthewire / network limit", _ratio(results, "offthewire", "network", "warm"), "<=", 1.5, "x"),
+        Target("round: reader / offthewire", _ratio(results, "reader", "offthewire", "round"), ">=", 3, "x"),
+        Target("cold: reader / offthewire (process pool)", cold, ">=", 2, "x"),
+        Target("cold: reader / offthewire (fast path)", cold, ">=", 4, "x"),
+        Target("storage: us per new entry, batched", storage.get("us_per_entry"), "<=", 20, " us"),
+        Target(f"publish: every feed, {items:,} items stored", publish.get("publish_ms"), "<=", 50, " ms"),
+        Target("HTTP: cached feed, 200s per second", http.get("200", {}).get("requests_per_s"), ">=", 3000, "/s"),
+        Target("HTTP: 304s per second", http.get("304", {}).get("requests_per_s"), ">=", 5000, "/s"),
+        Target(f"memory: daemon peak RSS, {feeds:,} feeds", memory.get("peak_rss_mb"), "<=", 150, " MB"),
+    ]
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    if unit == "x":
+        return f"{value:.2f}x"
+    return f"{value:,.0f}{unit}" if value >= 100 else f"{value:.1f}{unit}"
+
+
+def farm_lines(figures: dict[str, Any]) -> list[str]:
+    farm, config, machine = figures["farm"], figures["config"], figures["machine"]
+    rss = farm["feeds"] - farm["atom"]
+    return [
+        f"offthewire benchmark ({config['mode']}): {farm['feeds']:,} feeds"
+        f" ({rss:,} RSS 2.0, {farm['atom']:,} Atom 1.0),"
+        f" {farm['entries']:,} entries, {farm['bytes'] / 1e6:.1f} MB ({farm['gzip_bytes'] / 1e6:.1f} MB gzipped),"
+        f" {farm['syndicated'] / max(farm['entries'], 1):.0%} syndicated copies;",
+        f"round: {farm['changed']:,} feeds changed. Medians of {config['runs']} run(s). {machine['cpus']} CPUs,"
+        f" load average {machine['load_average_1min']:.2f} at start, {figures.get('load_after', float('nan')):.2f}"
+        " at end.",
+    ]
+
+
+def pass_lines(results: Results, labels: dict[str, str], figures: dict[str, Any]) -> list[str]:
+    if not results:
+        return []
+    lines = ["", f"{'Polling passes, seconds':<44}" + "".join(f"{name:>10}" for name in PASSES)]
+    for contender, passes in results.items():
+        lines.append(f"  {labels[contender]:<42}" + "".join(f"{passes[p].median:>10.2f}" for p in PASSES))
+    if "offthewire" in results:
+        cold = results["offthewire"]["cold"]
+        farm = figures["farm"]
+        publishing = median([a.publish_s for a in cold.answers if a.publish_s is not None])
+        lines.append(
+            f"  offthewire cold: {farm['entries'] / cold.median:,.0f} entries/s,"
+            f" {farm['bytes'] / cold.median / 1e6:.2f} MB/s of feed; publishing took {publishing:.2f} s of it"
+        )
+    if "network" in results:
+        for contender in (c for c in results if c != "network"):
+            ratios = [results[contender][p].median / results["network"][p].median for p in PASSES]
+            lines.append(f"  {labels[contender] + ' / network limit':<42}" + "".join(f"{r:>9.1f}x" for r in ratios))
+    return lines
+
+
+def storage_lines(figures: dict[str, Any]) -> list[str]:
+    lines = []
+    storage, publish = figures.get("storage"), figures.get("publish")
+    if storage or publish:
+        lines += ["", "Storage and publishing"]
+    if storage:
+        on, off = storage["with_story_matching"], storage["without_headline_matching"]
+        lines.append(
+            f"  {'new entries, one transaction per feed, story matching on':<58}{on['us_per_entry']:>9,.0f} us/entry"
+            f"  ({on['entries']:,} entries, {on['feeds']} feeds)"
+        )
+        lines.append(f"  {'the same without headline matching':<58}{off['us_per_entry']:>9,.0f} us/entry")
+    if publish:
+        lines.append(
+            f"  publish {publish['feeds']} feeds x 3 formats, {publish['items']:,} items stored"
+            f"{'':<11}{publish['publish_ms']:>8,.0f} ms  (store queries {publish['queries_ms']:,.0f} ms)"
+        )
+    return lines
+
+
+def daemon_lines(figures: dict[str, Any]) -> list[str]:
+    lines = []
+    memory, http = figures.get("memory"), figures.get("http")
+    if memory:
+        lines += [
+            "",
+            "Daemon (offthewire run)",
+            f"  first tick, a cold pass of {memory['feeds']:,} feeds: {memory['seconds']:.1f} s from start,"
+            f" peak RSS {memory['peak_rss_mb']:.0f} MB ({memory['sources']['ok']:,} sources ok)",
+        ]
+    if http:
+        lines.append(
+            f"  HTTP with {http['load_generator']}, {http['connections']} connections, {http['seconds']:g} s per case,"
+            f" merged feed of {http['feed_bytes']:,} bytes:"
+        )
+        for case, label in (("200", "200 identity"), ("200_gzip", "200 gzip"), ("304", "304")):
+            row = http[case]
+            lines.append(
+                f"    {label:<14}{row['requests_per_s']:>10,.0f} req/s   p50 {_number(row.get('p50_ms'), ' ms')}"
+                f"   p99 {_number(row.get('p99_ms'), ' ms')}"
+            )
+    return lines
+
+
+def target_lines(found: list[Target]) -> list[str]:
+    lines = ["", f"{'Targets':<48}{'measured':>12}{'target':>12}"]
+    for target in found:
+        verdict = {True: "met", False: "NOT MET", None: "not measured"}[target.met]
+        wanted = f"{target.op} {_number(target.limit, target.unit)}"
+        lines.append(f"  {target.name:<46}{_number(target.value, target.unit):>12}{wanted:>12}   {verdict}")
+    return lines
+
+
+def render(figures: dict[str, Any], results: Results, labels: dict[str, str], problems: list[str]) -> str:
+    from bench.freshness import table as freshness_table
+
+    lines = farm_lines(figures) + pass_lines(results, labels, figures) + storage_lines(figures)
+    lines += daemon_lines(figures)
+    if "freshness" in figures:
+        lines += ["", freshness_table(figures["freshness"])]
+    lines += target_lines(targets(figures, results))
+    if results:
+        lines.append("")
+        lines += [f"  answer check failed: {p}" for p in problems] or ["  every pass got the answers the farm served"]
+    lines += [f"  section {name} failed: {error}" for name, error in figures.get("errors", {}).items()]
+    return "\n".join(lines)

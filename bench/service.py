@@ -1,0 +1,191 @@
+"""The daemon as users run it: `offthewire run` in a child process, subscribed to every farm feed.
+
+- memory: its first tick is a cold pass of the whole farm (every source is due); the figure is
+  the kernel's high-water mark of its resident memory (VmHWM in /proc/PID/status) once that tick
+  has stored and published everything.
+- HTTP: then its web server is loaded from another process, with `wrk` when it is installed, else
+  with `python -m bench.loadgen`: the merged Atom feed as a 200 (identity and gzip), and as a 304
+  for a client that sends the feed's ETag back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from aggregator.config import load_settings
+from aggregator.core import make_aggregator
+from bench.common import bench_settings, progress, toml_config
+
+FEED_PATH = "/feeds/off-the-wire.atom"
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+SAMPLE_EVERY = 0.25
+WRK_THREADS = 1
+CONNECTIONS = 32
+# Environment a daemon must not inherit (a service manager's sockets and watchdog, another config).
+STRIPPED_ENV = ("OFFTHEWIRE_CONFIG", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningDaemon:
+    """`offthewire --config FILE run` over a fresh install subscribed to `urls`; stopped on exit."""
+
+    def __init__(self, folder: Path, urls: list[str]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.listen = f"127.0.0.1:{free_port()}"
+        self.config = folder / "offthewire.toml"
+        self.config.write_text(toml_config(bench_settings(folder), self.listen), encoding="utf-8")
+        self.settings = load_settings(self.config)
+        with make_aggregator(self.settings) as aggregator:
+            for url in urls:
+                aggregator.add_source(url)
+        self.sources = len(urls)
+        self.log = folder / "daemon.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.listen}"
+
+    def __enter__(self) -> RunningDaemon:
+        env = {k: v for k, v in os.environ.items() if k not in STRIPPED_ENV}
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        command = [sys.executable, "-m", "aggregator", "--config", str(self.config), "run"]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+    def status(self, field: str) -> float:
+        """A memory figure of the daemon's process in MB (VmHWM: peak resident, VmRSS: now)."""
+        assert self.process is not None
+        text = Path(f"/proc/{self.process.pid}/status").read_text(encoding="ascii")
+        match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+        return int(match.group(1)) / 1024 if match else float("nan")
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(self.base_url + "/healthz", timeout=10) as response:
+                return dict(json.load(response))
+        except urllib.error.HTTPError as exc:
+            return dict(json.load(exc))
+        except (OSError, ValueError):
+            return None
+
+    def polled(self) -> int:
+        """Sources with a stored answer, read from the database without disturbing the daemon."""
+        uri = f"file:{self.settings.storage.path}?mode=ro"
+        try:
+            with sqlite3.connect(uri, uri=True, timeout=5) as conn:
+                return int(conn.execute("SELECT COUNT(*) FROM sources WHERE last_status IS NOT NULL").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+
+    def wait_for_first_tick(self, timeout: float) -> dict[str, Any]:
+        """Sample memory until every source is polled and the tick (with its publish) has ended."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        highest = 0.0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"offthewire run exited with {self.process.returncode}; see {self.log}")
+            highest = max(highest, self.status("VmRSS"))
+            if self.polled() >= self.sources:
+                report = self.health()
+                if report and report["scheduler"]["ticks"] >= 1:
+                    return {
+                        "feeds": self.sources,
+                        "seconds": time.monotonic() - self.started,
+                        "peak_rss_mb": self.status("VmHWM"),
+                        "sampled_rss_mb": highest,
+                        "sources": report["sources"],
+                    }
+            time.sleep(SAMPLE_EVERY)
+        raise RuntimeError(f"the daemon's first tick did not end within {timeout:g} s; see {self.log}")
+
+
+def memory_figures(daemon: RunningDaemon) -> dict[str, Any]:
+    progress(f"daemon: offthewire run, first tick polls all {daemon.sources} sources")
+    return daemon.wait_for_first_tick(timeout=300 + 1.5 * daemon.sources)
+
+
+def http_figures(daemon: RunningDaemon, seconds: float) -> dict[str, Any]:
+    """Requests per second for the merged feed: 200 identity, 200 gzip, and 304."""
+    url = daemon.base_url + FEED_PATH
+    with urllib.request.urlopen(url, timeout=10) as response:
+        etag, size = response.headers["ETag"], len(response.read())
+    generator = "wrk" if shutil.which("wrk") else "bench.loadgen"
+    progress(f"http: {generator}, {CONNECTIONS} connections, {seconds:g} s each, {url} ({size:,} bytes)")
+    cases = {"200": [], "200_gzip": ["Accept-Encoding: gzip"], "304": [f"If-None-Match: {etag}"]}
+    figures = {name: load(url, headers, seconds) for name, headers in cases.items()}
+    return {"load_generator": generator, "connections": CONNECTIONS, "seconds": seconds, "feed_bytes": size, **figures}
+
+
+def load(url: str, headers: list[str], seconds: float) -> dict[str, Any]:
+    if shutil.which("wrk"):
+        return _wrk(url, headers, seconds)
+    command = [sys.executable, "-m", "bench.loadgen", url, "--seconds", str(seconds), "--connections", str(CONNECTIONS)]
+    for header in headers:
+        command += ["--header", header]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    return dict(json.loads(output))
+
+
+def _wrk(url: str, headers: list[str], seconds: float) -> dict[str, Any]:
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Requests per second, request count, failures and latency percentiles from wrk's report."""
+
+    def number(pattern: str) -> float | None:
+        match = re.search(pattern, output)
+        return float(match.group(1)) if match else None
+
+    def millis(percent: str) -> float | None:
+        match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if not match:
+            return None
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    return {
+        "requests": number(r"(\d+) requests in"),
+        "requests_per_s": number(r"Requests/sec:\s+([\d.]+)"),
+        "non_2xx_3xx": number(r"Non-2xx or 3xx responses: (\d+)") or 0,
+        "socket_errors": "Socket errors" in output,
+        "p50_ms": millis("50"),
+        "p99_ms": millis("99"),
+    }

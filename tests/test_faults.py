@@ -31,11 +31,18 @@ def test_output_folder_replaced_by_a_file_keeps_serving_and_says_why(wire: Wire,
     # A folder that cannot be written, even by root: nobody can create files inside a regular file.
     def break_topics(folder: object) -> None:
         topics = wire.public / "topics"
-        # Moved away in one step (the daemon may be writing into it), then a file takes its place.
-        gone = wire.folder / "topics-moved"
-        topics.rename(gone)
-        shutil.rmtree(gone, ignore_errors=True)
-        topics.write_text("not a folder", encoding="utf-8")
+        # Moved away in one step (the daemon may be writing into it), then a file takes its place;
+        # a publish may make the folder again in between, so this is tried a few times.
+        for attempt in range(20):
+            gone = wire.folder / f"topics-moved-{attempt}"
+            topics.rename(gone)
+            shutil.rmtree(gone, ignore_errors=True)
+            try:
+                topics.write_text("not a folder", encoding="utf-8")
+                return
+            except IsADirectoryError:
+                continue
+        raise AssertionError("the topics folder kept coming back")
 
     _unwritable_output(wire, feed_server, break_topics)
 

@@ -30,8 +30,8 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 
-# The full benchmark (2,000 feeds, medians of 3 runs; most of an hour on 2 cores): the table on
-# stdout, every figure in bench/results.json. See bench/README.md.
+# The full benchmark (2,000 feeds, medians of 3 runs): the table on stdout, every figure in
+# bench/results.json. How long it takes and how to read it: bench/README.md.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench --json bench/results.json
 	$(BIN)/python -m bench.storyeval

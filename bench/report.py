@@ -134,7 +134,10 @@ def daemon_lines(figures: dict[str, Any]) -> list[str]:
             "",
             "Daemon (offthewire run)",
             f"  first tick, a cold pass of {memory['feeds']:,} feeds: {memory['seconds']:.1f} s from start,"
-            f" peak RSS {memory['peak_rss_mb']:.0f} MB ({memory['sources']['ok']:,} sources ok)",
+            f" {memory['sources']['ok']:,} sources ok",
+            f"  peak RSS {memory['peak_rss_mb']:.0f} MB: {memory.get('processes', 1)} processes together"
+            f" {_number(memory.get('processes_rss_mb'), ' MB')} (Pss {_number(memory.get('processes_pss_mb'), ' MB')}),"
+            f" the main process's high-water mark {_number(memory.get('main_process_hwm_mb'), ' MB')}",
         ]
     if http:
         lines.append(

@@ -441,6 +441,11 @@ class _Reader:
 
     # Text as feedparser's `pop` leaves it
 
+    def _plain(self, element: Any, name: str) -> str:
+        """A simple element's text as feedparser keeps it (after checking its attributes)."""
+        self._attributes(element, interpreted=True)
+        return self._text(name, _leaf_text(element))[0]
+
     def _text(
         self, element: str, raw: str, content_type: str | None = None, guid_is_link: bool = False
     ) -> tuple[str, str | None]:
@@ -504,11 +509,9 @@ class _Reader:
                 feed["rights"] = text
                 feed["rights_detail"] = {"type": kind, "value": text}
             elif key in ("lastbuilddate", "dc_date"):
-                self._attributes(element, interpreted=True)
-                feed["updated_parsed"] = self._date(self._text("updated", _leaf_text(element))[0])
+                feed["updated_parsed"] = self._date(self._plain(element, "updated"))
             elif key == "language":
-                self._attributes(element, interpreted=True)
-                feed["language"] = self._text("language", _leaf_text(element))[0]
+                feed["language"] = self._plain(element, "language")
             elif key in ("ttl", "sy_updateperiod", "sy_updatefrequency"):
                 if element.attrib:  # feedparser would store the attributes instead of the text
                     raise _Decline
@@ -542,14 +545,11 @@ class _Reader:
             elif key == "content_encoded":
                 self._content(entry, element, "text/html", state)
             elif key == "pubdate":
-                self._attributes(element, interpreted=True)
-                entry["published_parsed"] = self._date(self._text("published", _leaf_text(element))[0])
+                entry["published_parsed"] = self._date(self._plain(element, "published"))
             elif key == "dc_date":
-                self._attributes(element, interpreted=True)
-                entry["updated_parsed"] = self._date(self._text("updated", _leaf_text(element))[0])
+                entry["updated_parsed"] = self._date(self._plain(element, "updated"))
             elif key in ("author", "dc_creator"):
-                self._attributes(element, interpreted=True)
-                entry["author"] = self._text("author", _leaf_text(element))[0]
+                entry["author"] = self._plain(element, "author")
             elif key in ("category", "dc_subject"):
                 self._category(entry, element)
             else:
@@ -574,8 +574,7 @@ class _Reader:
             elif key == "link":
                 self._link(feed, element, seen, entry=False)
             elif key == "updated":
-                self._attributes(element, interpreted=True)
-                feed["updated_parsed"] = self._date(self._text("updated", _leaf_text(element))[0])
+                feed["updated_parsed"] = self._date(self._plain(element, "updated"))
             elif key == "rights":
                 attributes = self._attributes(element, interpreted=True)
                 text, kind = self._text("rights", _leaf_text(element), self._content_type(attributes, "text/plain"))
@@ -606,11 +605,9 @@ class _Reader:
             elif key == "content":
                 self._content(entry, element, "text/plain", state)
             elif key == "published":
-                self._attributes(element, interpreted=True)
-                entry["published_parsed"] = self._date(self._text("published", _leaf_text(element))[0])
+                entry["published_parsed"] = self._date(self._plain(element, "published"))
             elif key == "updated":
-                self._attributes(element, interpreted=True)
-                entry["updated_parsed"] = self._date(self._text("updated", _leaf_text(element))[0])
+                entry["updated_parsed"] = self._date(self._plain(element, "updated"))
             elif key == "author":
                 self._atom_author(entry, element)
             elif key == "category":

@@ -409,6 +409,9 @@ class Aggregator:
             ),
             self.link_veto,
         )
+        for item in new_items:
+            if item.match is not None:
+                self._remember_headline((item.title, item.summary), item.match)
         decision = self._healthy(
             source,
             result,
@@ -479,12 +482,17 @@ class Aggregator:
         key = (title, summary_html)
         found = self._headlines.get(key)
         if found is None:
-            found = self._headlines[key] = dedupe.headline(title, plain_text(summary_html))
-            if len(self._headlines) > HEADLINE_CACHE:
-                self._headlines.popitem(last=False)
-        else:
-            self._headlines.move_to_end(key)
+            found = dedupe.headline(title, plain_text(summary_html))
+        self._remember_headline(key, found)
         return found
+
+    def _remember_headline(self, key: tuple[str, str], head: dedupe.Headline) -> None:
+        # Items just stored are the likeliest candidates for the next ones: their headlines, already
+        # prepared by the pool, are kept too.
+        self._headlines[key] = head
+        self._headlines.move_to_end(key)
+        if len(self._headlines) > HEADLINE_CACHE:
+            self._headlines.popitem(last=False)
 
     def _healthy(
         self,

@@ -14,6 +14,7 @@ import re
 import sqlite3
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -252,20 +253,39 @@ def m012_story_topics(db: sqlite_utils.Database) -> None:
     )
 
 
-REKEY_DAYS = 14  # story keys rebuilt by m013: wider than any sensible [dedupe] window_hours
+REKEY_DAYS = 14  # story keys rebuilt by a migration: wider than any sensible [dedupe] window_hours
 
 
-@migrations()
-def m013_story_keys_rebuilt(db: sqlite_utils.Database) -> None:
-    # Headlines are normalised differently (figures, stems, names) and candidate keys now include
-    # pairs of names and figures: recent items get new keys, so a new report still finds them.
+def _rebuild_story_keys(db: sqlite_utils.Database) -> None:
+    """Recent items' story keys made again from their headlines, as `lsh_keys` makes them today."""
     cutoff = to_text(datetime.now(UTC) - timedelta(days=REKEY_DAYS))
     rows = db.execute("SELECT story_id, title, published FROM items WHERE published >= ?", [cutoff]).fetchall()
     db.execute("DELETE FROM story_keys WHERE published >= ?", [cutoff])
     db.conn.executemany(
-        "INSERT INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
+        "INSERT OR IGNORE INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
         [(key, story_id, published) for story_id, title, published in rows for key in lsh_keys(headline(title))],
     )
+
+
+@migrations()
+def m013_story_keys_rebuilt(db: sqlite_utils.Database) -> None:
+    # Rebuilt the keys of recent items when headlines came to be normalised differently; m014
+    # rebuilds them again, so a database upgraded past both does the work once.
+    pass
+
+
+@migrations()
+def m014_integer_story_keys(db: sqlite_utils.Database) -> None:
+    # Keys are 64-bit integers in a table clustered on (key, published): one b-tree instead of a
+    # table and its index, a third of the bytes. Only keys of recent items are of any use: those
+    # are made again from their headlines (normalised as today: figures, stems, name pairs).
+    db.execute("DROP TABLE story_keys")
+    db.execute(
+        "CREATE TABLE story_keys (key INTEGER NOT NULL, published TEXT NOT NULL, story_id INTEGER NOT NULL, "
+        "PRIMARY KEY (key, published, story_id)) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX story_keys_story ON story_keys (story_id)")
+    _rebuild_story_keys(db)
 
 
 _TAG = re.compile(r"<[^>]*>")
@@ -292,7 +312,7 @@ class NewItem:
     content_hash: str
     topics: tuple[str, ...]
     story_key: str
-    match_keys: tuple[str, ...] = ()
+    match_keys: tuple[int, ...] = ()
     categories: tuple[str, ...] = ()
     language: str | None = None
     match: Headline | None = None  # the headline prepared for story matching, when already made
@@ -316,6 +336,7 @@ RevisionRule = Callable[[int], bool]
 MAX_CANDIDATE_STORIES = 12  # the stories sharing most keys with a new item
 CANDIDATE_REPORTS_OLDEST = 3  # reports of a candidate story compared with a new item: its first ...
 CANDIDATE_REPORTS_NEWEST = 2  # ... and its latest
+KEYS_PER_QUERY = 500  # item keys looked up in one statement (SQLite allows 32,766 parameters)
 
 
 @dataclass(frozen=True)
@@ -644,14 +665,22 @@ class Store:
         with self.transaction():
             if not self.source_exists(source.id):
                 return SaveCounts(0, 0, 0)  # removed while it was being polled: store nothing for it
-            for item in new_items:
-                row = self.db.execute(
-                    "SELECT id, content_hash, published, updated, story_id, revisions, revisions_since "
-                    "FROM items WHERE source_id = ? AND key = ?",
-                    [source.id, item.key],
-                ).fetchone()
+            items = list(new_items)
+            stored = self._rows_by_key(
+                "SELECT key, id, content_hash, published, updated, story_id, revisions, revisions_since "
+                "FROM items WHERE source_id = ? AND key IN ({})",
+                source.id,
+                [item.key for item in items],
+            )
+            pruned = self._rows_by_key(
+                "SELECT key FROM tombstones WHERE source_id = ? AND key IN ({})",
+                source.id,
+                [item.key for item in items if item.key not in stored],
+            )
+            for item in items:
+                row = stored.get(item.key)
                 if row is None:
-                    if self._pruned(source.id, item.key):
+                    if item.key in pruned:
                         continue
                     merged += self._insert_item(source, item, now, window, choose_story, link_veto)
                     new += 1
@@ -659,6 +688,16 @@ class Store:
                     self._update_item(row, item, now, revision_moves_story)
                     updated += 1
         return SaveCounts(new, updated, merged)
+
+    def _rows_by_key(self, sql: str, source_id: int, keys: list[str]) -> dict[str, tuple[Any, ...]]:
+        """Rows of one source's items (or tombstones) by key: `sql` has `{}` for the key list and
+        selects the key first. One query a few hundred keys, not one per item."""
+        found: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            chunk = keys[start : start + KEYS_PER_QUERY]
+            for row in self.db.execute(sql.format(",".join("?" * len(chunk))), [source_id, *chunk]):
+                found[row[0]] = row[1:]
+        return found
 
     def _insert_item(
         self,
@@ -700,11 +739,11 @@ class Store:
                 "first_seen": to_text(now),
             },
         )
-        self._set_topics(item_id, item.topics)
+        self._add_topics(item_id, item.topics)
         self._index_for_search(item_id, item)
         published_text = to_text(published)
         self.db.conn.executemany(
-            "INSERT INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
+            "INSERT OR IGNORE INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
             [(key, story_id, published_text) for key in item.match_keys],
         )
         return joined
@@ -729,30 +768,45 @@ class Store:
             if row and not (link_veto and link_veto(item, self._reports(int(row[0])))):
                 return int(row[0])
         if choose_story and item.match_keys:
-            marks = ",".join("?" * len(item.match_keys))
-            # Each candidate story offers its first and its latest reports: a story carried by twenty
-            # outlets is twenty copies of a few headlines, and comparing with every one costs time.
-            rows = self.db.execute(
-                f"""SELECT story_id, source_id, title, summary FROM (
-                        SELECT story_id, source_id, title, summary, published,
-                               ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY published, id) AS oldest,
-                               ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY published DESC, id DESC) AS newest
-                        FROM items WHERE story_id IN (
-                            SELECT story_id FROM story_keys
-                            WHERE key IN ({marks}) AND published BETWEEN ? AND ?
-                            GROUP BY story_id ORDER BY COUNT(*) DESC, story_id DESC LIMIT {MAX_CANDIDATE_STORIES}))
-                    WHERE oldest <= {CANDIDATE_REPORTS_OLDEST} OR newest <= {CANDIDATE_REPORTS_NEWEST}
-                    ORDER BY published""",
-                [*item.match_keys, earliest, latest],
-            ).fetchall()
-            # One feed does not carry one story twice: headlines alike within a source are different news.
-            own = {story_id for story_id, source_id, _, _ in rows if source_id == source.id}
-            reports = [
-                StoredReport(story_id, title, summary) for story_id, _, title, summary in rows if story_id not in own
-            ]
+            reports = self._candidate_reports(source.id, item.match_keys, earliest, latest)
             if reports:
                 return choose_story(item, reports)
         return None
+
+    def _candidate_reports(self, source_id: int, keys: Sequence[int], earliest: str, latest: str) -> list[StoredReport]:
+        """The reports a new item of `source_id` is compared with: of the MAX_CANDIDATE_STORIES
+        stories sharing most keys with it within the window, the first and the latest few reports
+        of each (a story carried by twenty outlets is twenty copies of a few headlines). A story
+        the source already carries is left out: one feed does not carry one story twice, so
+        headlines alike within a source are different news."""
+        marks = ",".join("?" * len(keys))
+        shared = Counter(
+            story_id
+            for (story_id,) in self.db.execute(
+                f"SELECT story_id FROM story_keys WHERE key IN ({marks}) AND published BETWEEN ? AND ?",
+                [*keys, earliest, latest],
+            )
+        )
+        if not shared:
+            return []
+        stories = sorted(shared, key=lambda story_id: (shared[story_id], story_id), reverse=True)
+        rows = self.db.execute(
+            f"""SELECT story_id, source_id, title, summary, published FROM items
+                WHERE story_id IN ({",".join("?" * min(len(stories), MAX_CANDIDATE_STORIES))})
+                ORDER BY story_id, published, id""",
+            stories[:MAX_CANDIDATE_STORIES],
+        ).fetchall()
+        by_story: dict[int, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            by_story.setdefault(row[0], []).append(row)
+        chosen = []
+        for reports in by_story.values():
+            if any(row[1] == source_id for row in reports):
+                continue
+            newest = len(reports) - CANDIDATE_REPORTS_NEWEST
+            chosen += [row for n, row in enumerate(reports) if n < CANDIDATE_REPORTS_OLDEST or n >= newest]
+        chosen.sort(key=lambda row: row[4])
+        return [StoredReport(story_id, title, summary) for story_id, _, title, summary, _ in chosen]
 
     def _reports(self, story_id: int) -> list[StoredReport]:
         rows = self.db.execute(
@@ -794,6 +848,9 @@ class Store:
 
     def _set_topics(self, item_id: int, topics: Sequence[str]) -> None:
         self.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item_id])
+        self._add_topics(item_id, topics)
+
+    def _add_topics(self, item_id: int, topics: Sequence[str]) -> None:
         self.db.conn.executemany(
             "INSERT INTO item_topics (item_id, topic) VALUES (?, ?)", [(item_id, t) for t in topics]
         )
@@ -882,10 +939,6 @@ class Store:
                WHERE id = ? AND EXISTS (SELECT 1 FROM items WHERE story_id = stories.id)""",
             [(story_id,) for story_id in story_ids],
         )
-
-    def _pruned(self, source_id: int, key: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM tombstones WHERE source_id = ? AND key = ?", [source_id, key]).fetchone()
-        return row is not None
 
     def prune(self, older_than: datetime, keep_per_source: int, now: datetime) -> int:
         """Delete items published before `older_than`, except each source's newest `keep_per_source`;

@@ -104,9 +104,9 @@ def test_upgrading_rebuilds_the_story_keys_of_recent_items(tmp_path: Path) -> No
     source = store.add_source("https://wire.example/feed", None, [], None, NOW)
     recent = datetime.now(UTC) - timedelta(days=1)
     new_item = item("k1", "Typhoon Senbai makes landfall in Fujian", (), 0, "s1")
-    store.save_items(source, [dataclasses.replace(new_item, published=recent, match_keys=("stale",))], NOW, WEEK)
+    store.save_items(source, [dataclasses.replace(new_item, published=recent, match_keys=(1,))], NOW, WEEK)
     # As a database from before the new keys: stale keys, and the rebuild not yet applied.
-    store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm013_story_keys_rebuilt'")
+    store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm014_integer_story_keys'")
     store.db.conn.commit()
     store.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import html
 import json
@@ -61,6 +62,9 @@ Fetcher = Callable[
     [Sequence[Source], PollSettings, Callable[[FetchResult], None] | None], Coroutine[Any, Any, list[FetchResult]]
 ]
 Clock = Callable[[], datetime]
+# A fetched answer ready to store: its source, and what the pool made of its body (None: nothing
+# yet, the body is parsed when stored; a ParseError: the body is not a feed).
+_Fetched = tuple[Source, FetchResult, "Prepared | ParseError | None"]
 
 
 @dataclass(frozen=True)
@@ -255,22 +259,34 @@ class Aggregator:
         # Stored items follow the current rules before new ones join them (on a new database this
         # only records the rules, so the first publish does not re-topic everything just stored).
         self._apply_topic_rules()
-        parsed: dict[int, Prepared | ParseError] = {}
+        from aggregator.writer import StoreWriter
+
+        # Each feed is stored as soon as it is fetched and parsed, while the rest are still on the way.
+        writer: StoreWriter[_Fetched, UpdateOutcome] = StoreWriter(
+            self.store, lambda job: self._absorb(job[0], job[1], prepared=job[2])
+        )
+        results: list[FetchResult] = []
+        interrupted = False
         try:
-            results = asyncio.run(self._fetch(sources, on_result, parsed)) if sources else []
+            results = asyncio.run(self._fetch(sources, on_result, writer.put)) if sources else []
         except asyncio.CancelledError:
-            log.warning("poll of %d sources cancelled before it finished; nothing from it was stored", len(sources))
-            return PollSummary(outcomes=(), interrupted=True)
+            interrupted = True
+        finally:
+            stored = {outcome.source_id: outcome for outcome in writer.finish()}
+        if interrupted:
+            log.warning("poll of %d sources cancelled before it finished; %d were stored", len(sources), len(stored))
+            return PollSummary(outcomes=tuple(stored.values()), interrupted=True)
         # Every source unreachable at once is the network, not the sources: nobody is penalised.
         network_down = len(results) >= 2 and all(r.error and r.status is None for r in results)
         if network_down:
             log.error("none of the %d sources could be reached: the network looks down", len(results))
-        absorbed = []
+        # Failures are stored last, once it is known whether the network was down.
         with self.store.batch() as checkpoint:
             for source, result in zip(sources, results, strict=True):
-                absorbed.append(self._absorb(source, result, network_down, parsed.get(source.id)))
-                checkpoint()
-        outcomes = tuple(absorbed)
+                if source.id not in stored:
+                    stored[source.id] = self._absorb(source, result, network_down)
+                    checkpoint()
+        outcomes = tuple(stored[source.id] for source in sources)
         self._slow_down_rate_limited_hosts(outcomes)
         changed = any(o.new or o.updated for o in outcomes) or self.store.outputs_stale()
         published: list[Path] = []
@@ -290,39 +306,49 @@ class Aggregator:
         self,
         sources: Sequence[Source],
         on_result: Callable[[FetchResult], None] | None,
-        parsed: dict[int, Prepared | ParseError],
+        ready: Callable[[_Fetched], None],
     ) -> list[FetchResult]:
-        """Fetch the sources; in a poll of many, each new body is parsed and its items prepared in
-        the process pool as soon as it arrives, while the rest are still fetched (results go into
-        `parsed` by source id)."""
+        """Fetch the sources; each answer that is not a failure goes to `ready` as soon as it can be
+        stored. In a poll of many, each new body is first parsed and its items prepared in the
+        process pool, while the rest are still fetched."""
         loop = asyncio.get_running_loop()
         self._running_fetch = (loop, asyncio.current_task())
-        parsing: dict[int, asyncio.Future[Prepared]] = {}
+        wide = len(sources) >= PARALLEL_PARSE_MIN_SOURCES
+        parsing: list[asyncio.Future[Prepared]] = []
+        broken = 0
         by_url = {source.url: source for source in sources}
         now = self.clock()
+
+        def parsed(source: Source, result: FetchResult, future: asyncio.Future[Prepared]) -> None:
+            nonlocal broken
+            error = None if future.cancelled() else future.exception()
+            if isinstance(error, BrokenProcessPool):
+                broken += 1  # a worker died (out of memory, killed): this feed is parsed inline instead
+            if isinstance(error, ParseError):
+                ready((source, result, error))
+            else:  # anything else the worker raised is raised again by parsing inline
+                ready((source, result, None if error or future.cancelled() else future.result()))
 
         def fetched(result: FetchResult) -> None:
             if on_result:
                 on_result(result)
             source = by_url.get(result.url)
-            if source is not None and _needs_parsing(source, result):
-                parsing[source.id] = self._parser_pool().prepare(
+            if source is None or result.error:
+                return
+            if wide and _needs_parsing(source, result):
+                future = self._parser_pool().prepare(
                     loop, result.body or b"", result.headers, result.final_url, now, source, self.matcher
                 )
+                future.add_done_callback(functools.partial(parsed, source, result))
+                parsing.append(future)
+            else:
+                ready((source, result, None))
 
         try:
-            wide = len(sources) >= PARALLEL_PARSE_MIN_SOURCES
-            results = await self._fetcher()(sources, self.settings.poll, fetched if wide else on_result)
+            results = await self._fetcher()(sources, self.settings.poll, fetched)
+            await asyncio.gather(*parsing, return_exceptions=True)
         finally:
             self._running_fetch = None
-        broken = 0
-        for source_id, future in parsing.items():
-            try:
-                parsed[source_id] = await future
-            except ParseError as exc:
-                parsed[source_id] = exc
-            except BrokenProcessPool:
-                broken += 1  # a worker died (out of memory, killed): its feeds are parsed inline instead
         if broken:
             log.warning("the parser processes stopped; %d feeds were parsed in the main process instead", broken)
             self._parser_pool().close()

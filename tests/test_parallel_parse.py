@@ -1,15 +1,20 @@
 """A poll of many sources parses and prepares in the process pool; what it stores is exactly what
-a poll that works inline stores, and a worker that dies costs nothing but time."""
+a poll that works inline stores, and a worker that dies costs nothing but time. Each feed is
+stored as soon as it is ready, while slower feeds are still being fetched."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
+import subprocess
+import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import minutes_ago, rss
+from conftest import Wire, cli_env, minutes_ago, poll_counts, rss
 from feedserver import FeedServer
 
 import aggregator.core
@@ -18,6 +23,7 @@ from aggregator.core import Aggregator, make_aggregator
 from aggregator.types import Topic
 
 FEEDS = 12
+SLOW_SECONDS = 4.0
 
 
 PLACES = ["Valmora", "Ostrava", "Quito", "Dunmore", "Kessel", "Arlon", "Tarvis", "Lindau", "Morvan", "Ebro",
@@ -50,9 +56,11 @@ def install(folder: Path, urls: list[str]) -> Aggregator:
 
 
 def stored(aggregator: Aggregator) -> list[tuple[Any, ...]]:
+    """Every item with its topics and the reports of its story, each named by (source, headline):
+    feeds are stored in the order they are ready, so row ids may differ between two polls."""
     items = aggregator.store.items(limit=1000)
-    stories = {s.id: tuple(sorted(r.id for r in s.reports)) for s in aggregator.stories(limit=1000)}
-    return sorted((i.id, i.title, i.summary, i.topics, stories[i.story_id]) for i in items)
+    stories = {s.id: tuple(sorted((r.source_id, r.title) for r in s.reports)) for s in aggregator.stories(limit=1000)}
+    return sorted((i.source_id, i.title, i.summary, i.topics, stories[i.story_id]) for i in items)
 
 
 @pytest.fixture
@@ -89,3 +97,28 @@ def test_a_worker_that_dies_costs_only_time(urls: list[str], tmp_path: Path) -> 
         pooled.store.check()
         second = pooled.poll(every_source=True)  # a new pool serves the next poll
         assert all(o.not_modified for o in second.outcomes)
+
+
+def test_a_feed_is_stored_while_a_slow_one_is_still_fetched(wire: Wire, feed_server: FeedServer) -> None:
+    fast = feed_server.serve("/fast.xml", desk(0))
+    slow = feed_server.serve("/slow.xml", desk(1), delay=SLOW_SECONDS)
+    wire.configure(poll={"timeout": SLOW_SECONDS + 5})
+    wire.add_many(fast, slow)
+    poll = subprocess.Popen(wire.command("poll"), cwd=wire.folder, env=cli_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        # Read from the database on a connection of our own while the poll runs.
+        with closing(sqlite3.connect(wire.db_path, timeout=10)) as db:
+            deadline = time.monotonic() + SLOW_SECONDS - 1
+            stored_early = 0
+            while time.monotonic() < deadline and poll.poll() is None and not stored_early:
+                stored_early = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+                time.sleep(0.1)
+            assert poll.poll() is None, "the poll ended before the slow feed answered"
+        assert stored_early == 7  # the fast feed's 7 items, committed before the slow one answered
+        out, _ = poll.communicate(timeout=SLOW_SECONDS + 30)
+    finally:
+        if poll.poll() is None:
+            poll.kill()
+            poll.communicate(timeout=10)
+    assert poll.returncode == 0
+    assert poll_counts(subprocess.CompletedProcess([], 0, out, ""))["new"] == 14

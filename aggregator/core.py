@@ -8,6 +8,7 @@ Entry points (CLI, daemon, web) call these methods and nothing below them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -18,7 +19,7 @@ import os
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,13 +54,15 @@ from aggregator.types import (
 if TYPE_CHECKING:
     from aggregator.publish import FeedContext, FeedSpec
     from aggregator.workers import ParserPool, Prepared
+    from aggregator.writer import Stored
 
 log = logging.getLogger(__name__)
 HEADLINE_CACHE = 5_000  # prepared headlines kept for story matching (a few MB)
 PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
 
 Fetcher = Callable[
-    [Sequence[Source], PollSettings, Callable[[FetchResult], None] | None], Coroutine[Any, Any, list[FetchResult]]
+    [Sequence[Source], PollSettings, Callable[[FetchResult], Awaitable[None] | None] | None],
+    Coroutine[Any, Any, list[FetchResult]],
 ]
 Clock = Callable[[], datetime]
 # A fetched answer ready to store: its source, and what the pool made of its body (None: nothing
@@ -306,47 +309,55 @@ class Aggregator:
         self,
         sources: Sequence[Source],
         on_result: Callable[[FetchResult], None] | None,
-        ready: Callable[[_Fetched], None],
+        ready: Callable[[_Fetched, Stored], None],
     ) -> list[FetchResult]:
         """Fetch the sources; each answer that is not a failure goes to `ready` as soon as it can be
-        stored. In a poll of many, each new body is first parsed and its items prepared in the
-        process pool, while the rest are still fetched."""
+        stored, with a callback for when it is. In a poll of many, each new body is first parsed
+        and its items prepared in the process pool, while the rest are still fetched. A fetch's
+        place is taken until its answer is stored, so bodies never pile up in memory faster than
+        they are stored."""
         loop = asyncio.get_running_loop()
         self._running_fetch = (loop, asyncio.current_task())
         wide = len(sources) >= PARALLEL_PARSE_MIN_SOURCES
-        parsing: list[asyncio.Future[Prepared]] = []
         broken = 0
         by_url = {source.url: source for source in sources}
         now = self.clock()
 
-        def parsed(source: Source, result: FetchResult, future: asyncio.Future[Prepared]) -> None:
+        def parsed(
+            job: tuple[Source, FetchResult], stored: Callable[[], None], future: asyncio.Future[Prepared]
+        ) -> None:
             nonlocal broken
             error = None if future.cancelled() else future.exception()
             if isinstance(error, BrokenProcessPool):
                 broken += 1  # a worker died (out of memory, killed): this feed is parsed inline instead
             if isinstance(error, ParseError):
-                ready((source, result, error))
+                ready((*job, error), stored)
             else:  # anything else the worker raised is raised again by parsing inline
-                ready((source, result, None if error or future.cancelled() else future.result()))
+                ready((*job, None if error or future.cancelled() else future.result()), stored)
 
-        def fetched(result: FetchResult) -> None:
+        def fetched(result: FetchResult) -> asyncio.Future[None] | None:
             if on_result:
                 on_result(result)
             source = by_url.get(result.url)
             if source is None or result.error:
-                return
+                return None
+            done: asyncio.Future[None] = loop.create_future()
+
+            def stored() -> None:  # called in the writer thread
+                with contextlib.suppress(RuntimeError):  # the loop is closed: the poll was cancelled
+                    loop.call_soon_threadsafe(_settle, done)
+
             if wide and _needs_parsing(source, result):
                 future = self._parser_pool().prepare(
                     loop, result.body or b"", result.headers, result.final_url, now, source, self.matcher
                 )
-                future.add_done_callback(functools.partial(parsed, source, result))
-                parsing.append(future)
+                future.add_done_callback(functools.partial(parsed, (source, result), stored))
             else:
-                ready((source, result, None))
+                ready((source, result, None), stored)
+            return done
 
         try:
             results = await self._fetcher()(sources, self.settings.poll, fetched)
-            await asyncio.gather(*parsing, return_exceptions=True)
         finally:
             self._running_fetch = None
         if broken:
@@ -812,6 +823,11 @@ class Aggregator:
 
         files = [self.settings.output.dir / MERGED_FEED_FILE]
         return files + [self.settings.output.dir / topic_feed_file(info.topic.slug) for info in self.topics()]
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _needs_parsing(source: Source, result: FetchResult) -> bool:

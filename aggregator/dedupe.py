@@ -356,15 +356,20 @@ class Headline:
         """False for a headline in capitals or Title Case, where case tells no name from a word."""
         return not _caseless(self.title)
 
+    # Headline and summary runs apart: candidate keys need only the headline's, and most reports
+    # are never compared closely enough to need the summary's.
     @functools.cached_property
-    def _capitalised_runs(self) -> tuple[_Runs, _Runs, _Runs, _Runs]:
+    def _title_runs(self) -> tuple[_Runs, _Runs]:
         entities, later = _entities(self.title)
-        summary_entities, summary_later = _entities(self.summary)
-        return entities, later if self.cased else (), summary_entities, summary_later
+        return entities, later if self.cased else ()
+
+    @functools.cached_property
+    def _summary_runs(self) -> tuple[_Runs, _Runs]:
+        return _entities(self.summary)
 
     @property
     def entities(self) -> _Runs:
-        return self._capitalised_runs[0]
+        return self._title_runs[0]
 
     @functools.cached_property
     def names(self) -> frozenset[str]:
@@ -372,11 +377,11 @@ class Headline:
 
     @functools.cached_property
     def places(self) -> frozenset[str]:
-        return frozenset(word for entity in self._capitalised_runs[1] for word in entity)
+        return frozenset(word for entity in self._title_runs[1] for word in entity)
 
     @functools.cached_property
     def summary_names(self) -> frozenset[str]:
-        return frozenset(word for entity in self._capitalised_runs[3] for word in entity)
+        return frozenset(word for entity in self._summary_runs[1] for word in entity)
 
     @functools.cached_property
     def first(self) -> str:
@@ -385,7 +390,7 @@ class Headline:
 
     @functools.cached_property
     def capitalised(self) -> frozenset[str]:
-        _, later, summary_entities, _ = self._capitalised_runs
+        later, summary_entities = self._title_runs[1], self._summary_runs[0]
         found = _WORD_START.search(self.title)
         name_like = {_name_form(found.group(0))} if self.cased and found and _name_like(found.group(0)) else set()
         return frozenset(word for entity in later + summary_entities for word in entity) | name_like

@@ -15,7 +15,7 @@ import asyncio
 import functools
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -40,9 +40,11 @@ CHUNK_BYTES = 64 * 1024
 async def fetch_all(
     sources: Sequence[Source],
     settings: PollSettings,
-    on_result: Callable[[FetchResult], None] | None = None,
+    on_result: Callable[[FetchResult], Awaitable[None] | None] | None = None,
 ) -> list[FetchResult]:
-    """Fetch every source concurrently; results in the order of `sources`."""
+    """Fetch every source concurrently; results in the order of `sources`. When `on_result`
+    returns an awaitable (the body is parsed and stored by then), the fetch's slot is held until
+    it is done: a consumer that cannot keep up slows fetching down instead of piling up bodies."""
     global_slots = asyncio.Semaphore(settings.concurrency)
     host_slots: dict[str, asyncio.Semaphore] = {}
     resolver = PublicOnlyResolver() if settings.block_private else None
@@ -55,10 +57,20 @@ async def fetch_all(
             host = (urlsplit(source.url).hostname or "").lower()
             slot = host_slots.setdefault(host, asyncio.Semaphore(settings.per_host))
             # Slots are taken before the deadline starts, so waiting in line never counts as a timeout.
-            async with slot, global_slots:
-                result = await fetch_one(session, source, settings)
-            if on_result:
-                on_result(result)
+            async with slot:
+                await global_slots.acquire()
+                try:
+                    result = await fetch_one(session, source, settings)
+                except BaseException:
+                    global_slots.release()
+                    raise
+            # The host's slot is free again; the global one is held while the body is consumed.
+            try:
+                consumed = on_result(result) if on_result else None
+                if consumed is not None:
+                    await consumed
+            finally:
+                global_slots.release()
             return result
 
         return list(await asyncio.gather(*(one(source) for source in sources)))

@@ -19,6 +19,7 @@ from aggregator.store import Store
 
 Job = TypeVar("Job")
 Outcome = TypeVar("Outcome")
+Stored = Callable[[], None]
 
 
 class StoreWriter(Generic[Job, Outcome]):
@@ -27,13 +28,14 @@ class StoreWriter(Generic[Job, Outcome]):
     def __init__(self, store: Store, store_one: Callable[[Job], Outcome]) -> None:
         self._store = store
         self._store_one = store_one
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Job, Stored | None] | None] = queue.SimpleQueue()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="offthewire-store")
         self._done = self._thread.submit(self._run)
 
-    def put(self, job: Job) -> None:
-        """Store `job` once the jobs put before it are stored (callable from any thread)."""
-        self._jobs.put(job)
+    def put(self, job: Job, stored: Stored | None = None) -> None:
+        """Store `job` once the jobs put before it are stored, then call `stored` (which is called
+        even when storing failed, so nobody waits for it forever). Callable from any thread."""
+        self._jobs.put((job, stored))
 
     def finish(self) -> list[Outcome]:
         """Wait for every job put so far; their outcomes in order. Raises what storing raised."""
@@ -45,15 +47,25 @@ class StoreWriter(Generic[Job, Outcome]):
 
     def _run(self) -> list[Outcome]:
         outcomes: list[Outcome] = []
+        failure: BaseException | None = None
         while True:
             ready = [self._jobs.get()]
             while not self._jobs.empty():
                 ready.append(self._jobs.get())
             jobs = [job for job in ready if job is not None]
-            if jobs:
-                with self._store.batch() as checkpoint:
-                    for job in jobs:
-                        outcomes.append(self._store_one(job))
-                        checkpoint()
+            try:
+                if jobs and failure is None:
+                    with self._store.batch() as checkpoint:
+                        for job, _ in jobs:
+                            outcomes.append(self._store_one(job))
+                            checkpoint()
+            except BaseException as exc:  # kept for finish(); the jobs after it are not stored
+                failure = exc
+            finally:
+                for _, stored in jobs:
+                    if stored:
+                        stored()
             if None in ready:
+                if failure:
+                    raise failure
                 return outcomes

@@ -33,7 +33,7 @@ from aggregator.opml import OpmlFeed, parse_opml, render_opml
 from aggregator.parse import plain_text
 from aggregator.prepare import prepare_items
 from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
-from aggregator.store import NewItem, Store, StoredReport, from_text
+from aggregator.store import NewItem, SaveCounts, Store, StoredReport, from_text
 from aggregator.topics import TopicMatcher
 from aggregator.topics import Verdict as TopicVerdict
 from aggregator.types import (
@@ -433,22 +433,7 @@ class Aggregator:
             return self._failed(source, result, str(exc), now, network_down)
         if parsed.warning:
             log.warning("%s: %s", name, parsed.warning)
-        window = timedelta(hours=self.settings.dedupe.window_hours)
-        dedupe_settings = self.settings.dedupe
-        counts = self.store.save_items(
-            source,
-            new_items,
-            now,
-            window,
-            self.choose_story,
-            lambda revisions: dedupe.revision_moves_story(
-                dedupe_settings.republish_updates, revisions, dedupe_settings.max_revisions
-            ),
-            self.link_veto,
-        )
-        for item in new_items:
-            if item.match is not None:
-                self._remember_headline((item.title, item.summary), item.match)
+        counts = self.save_items(source, new_items, now)
         decision = self._healthy(
             source,
             result,
@@ -494,6 +479,25 @@ class Aggregator:
     def prepare_items(self, source: Source, entries: Sequence[Entry]) -> list[NewItem]:
         """Entries of one source with their identity, topics and story-matching keys, ready to store."""
         return prepare_items(source, entries, self.matcher)
+
+    def save_items(self, source: Source, new_items: Sequence[NewItem], now: datetime) -> SaveCounts:
+        """Store one source's prepared items: new ones join a story or start one, changed ones are revised."""
+        dedupe_settings = self.settings.dedupe
+        counts = self.store.save_items(
+            source,
+            new_items,
+            now,
+            timedelta(hours=dedupe_settings.window_hours),
+            self.choose_story,
+            lambda revisions: dedupe.revision_moves_story(
+                dedupe_settings.republish_updates, revisions, dedupe_settings.max_revisions
+            ),
+            self.link_veto,
+        )
+        for item in new_items:
+            if item.match is not None:
+                self._remember_headline((item.title, item.summary), item.match)
+        return counts
 
     def choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
         """The candidate story this item's headline (and summary) matches best, if any."""

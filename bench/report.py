@@ -114,7 +114,7 @@ def storage_lines(figures: dict[str, Any]) -> list[str]:
     if storage:
         on, off = storage["with_story_matching"], storage["without_headline_matching"]
         lines.append(
-            f"  {'new entries, one transaction per feed, story matching on':<58}{on['us_per_entry']:>9,.0f} us/entry"
+            f"  {'new entries, batched as a poll writes them, stories matched':<58}{on['us_per_entry']:>9,.0f} us/entry"
             f"  ({on['entries']:,} entries, {on['feeds']} feeds)"
         )
         lines.append(f"  {'the same without headline matching':<58}{off['us_per_entry']:>9,.0f} us/entry")

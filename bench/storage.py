@@ -1,8 +1,8 @@
 """Storage figures: the cost of writing new entries, and of publishing with a large archive.
 
 - writes: the farm's feeds are parsed and prepared first (not timed); then each feed's entries are
-  saved through `Store.save_items` in one transaction per feed, as a poll saves them, with story
-  matching on (the figure the target is about) and, for comparison, off.
+  saved as a poll saves them (`Aggregator.save_items`, feeds committed together by `Store.batch`),
+  with story matching on (the figure the target is about) and, for comparison, off.
 - publish: `Aggregator.publish()` (the merged feed and every topic feed, in every format) with
   1,000,000 items stored (100,000 in quick mode), and the store queries behind it on their own.
   The archive is built with bulk SQL into the schema the store's own migrations create, and
@@ -68,23 +68,28 @@ def prepared_feeds(aggregator: Aggregator, parsed: list[tuple[str, tuple[Entry, 
 
 
 def write_cost(parsed: list[tuple[str, tuple[Entry, ...]]], folder: Path, match_stories: bool) -> dict[str, Any]:
-    """Microseconds per new entry saved in one transaction per feed."""
+    """Microseconds per new entry saved as a poll saves them: `Aggregator.save_items` per feed,
+    feeds committed together (`Store.batch`); without matching, `Store.save_items` with no chooser."""
     with make_aggregator(bench_settings(folder)) as aggregator:
         prepared = prepared_feeds(aggregator, parsed)
         window = timedelta(hours=aggregator.settings.dedupe.window_hours)
-        chooser = aggregator.choose_story if match_stories else None
         now = utc_now()
         saved = 0
         started = time.perf_counter()
-        for source, items in prepared:
-            saved += aggregator.store.save_items(source, items, now, window, chooser).new
+        with aggregator.store.batch() as checkpoint:
+            for source, items in prepared:
+                if match_stories:
+                    saved += aggregator.save_items(source, items, now).new
+                else:
+                    saved += aggregator.store.save_items(source, items, now, window).new
+                checkpoint()
         seconds = time.perf_counter() - started
     per_entry = seconds / max(saved, 1) * 1e6
     return {"entries": saved, "feeds": len(parsed), "seconds": seconds, "us_per_entry": per_entry}
 
 
 def write_figures(farm: Farm, feeds: int, scratch: Path) -> dict[str, Any]:
-    progress(f"storage: saving the entries of {feeds} feeds, one transaction per feed")
+    progress(f"storage: saving the entries of {feeds} feeds as a poll saves them")
     parsed = parsed_feeds(farm, feeds)
     return {
         "with_story_matching": write_cost(parsed, scratch / "writes-matching", match_stories=True),

@@ -5,19 +5,28 @@ One entry per story: the first report is the entry, every other outlet that carr
 credited in it ("Also reported by"). Ids never change across republishing: the feed's id derives
 from the installation's id and the feed's path, an entry's from its story's key. The output
 depends only on the stories given, so an unchanged database gives byte-identical files.
+
+Rendering an entry is most of a document's cost, and a story is in several documents (the merged
+feed, its topic feeds, their archive pages) and unchanged across most publishes: each story's
+entry is rendered once per format and kept (`_rendered_entry`, `_json_item`) while it is among the
+ENTRY_CACHE_SIZE most recently used, keyed by everything it is rendered from.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import html
 import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.dc import DcEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -35,6 +44,10 @@ FORMATS = {
 }
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 SUMMARY_CHARS = 300  # what a "summary" rights mode keeps of a report's text
+# Rendered entries kept (Atom and RSS together; as many JSON items): room for every live feed's
+# (about 1,000 with 8 topics at the default limit), so a publish re-renders only changed stories.
+# Memory: about 9 KB an entry with its story (18 MB when full).
+ENTRY_CACHE_SIZE = 2048
 
 
 def in_format(path: str, fmt: str) -> str:
@@ -205,7 +218,7 @@ def render_atom(
     fg.updated(context.updated(stories))
     fg.register_extension("wiresource", BaseExtension, FullSourceExtension, atom=True, rss=False)
     for story in stories:
-        _add_entry(fg, story, context)
+        fg.add_entry(_entry("atom", story, context), order="append")
     return bytes(fg.atom_str(pretty=True))
 
 
@@ -235,19 +248,7 @@ def render_rss(
     fg.feedlinks.hub = context.hub
     fg.load_extension("dc", atom=False, rss=True)
     for story in stories:
-        first = story.first
-        entry = fg.add_entry(order="append")
-        entry.guid(entry_id(story), permalink=False)
-        entry.title(xml_safe(first.title))
-        if first.link:
-            entry.link(href=first.link)
-        entry.description(_summary(story))
-        entry.pubDate(first.published)
-        # RSS's own <author> must be an e-mail address; dc:creator takes a name.
-        entry.dc.dc_creator(xml_safe(first.author or first.source))
-        for slug in story.topics:
-            entry.category(term=slug, label=context.topic_title(slug))
-        entry.source(url=first.source_url, title=xml_safe(first.source))
+        fg.add_entry(_entry("rss", story, context), order="append")
     return bytes(fg.rss_str(pretty=True))
 
 
@@ -257,21 +258,7 @@ def render_json_feed(
     context: FeedContext,
 ) -> bytes:
     """The JSON Feed 1.1 document for `stories`: the same entries as the Atom feed."""
-    items = []
-    for story in stories:
-        first = story.first
-        item: dict[str, Any] = {"id": entry_id(story)}
-        if first.link:
-            item["url"] = first.link
-        item["title"] = xml_safe(first.title)
-        content = republished(first)[1]
-        item["content_html"] = xml_safe(content + _credits(story)) if content else _summary(story)
-        item["date_published"] = first.published.isoformat()
-        item["date_modified"] = story.updated.isoformat()
-        item["authors"] = [{"name": xml_safe(first.author or first.source)}]
-        if story.topics:
-            item["tags"] = list(story.topics)
-        items.append(item)
+    items = [_json_item(story, _offsets(story)) for story in stories]
     document = {
         "version": JSON_FEED_VERSION,
         "title": spec.title,
@@ -287,9 +274,60 @@ def render_json_feed(
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _add_entry(fg: FeedGenerator, story: Story, context: FeedContext) -> None:
+class RenderedEntry(FeedEntry):  # type: ignore[misc]
+    """An entry feedgen has already rendered (with its extensions), kept as its element alone, not
+    the fields it came from (a fifth less memory): every document it goes into gets a copy, as an
+    lxml element has one parent. The extensions a FeedGenerator registers on it go unused."""
+
+    def __init__(self, element: etree._Element) -> None:
+        super().__init__()
+        self.element = element
+
+    def atom_entry(self, extensions: bool = True) -> etree._Element:
+        return copy.deepcopy(self.element)
+
+    def rss_entry(self, extensions: bool = True) -> etree._Element:
+        return copy.deepcopy(self.element)
+
+
+def _entry(fmt: str, story: Story, context: FeedContext) -> RenderedEntry:
+    """The story's entry for `fmt` ("atom" or "rss"), from the cache when it was rendered from an
+    equal story with the same base URL and topic titles."""
+    titles = tuple(context.topic_title(slug) for slug in story.topics)
+    return _rendered_entry(fmt, story, context.base_url, titles, _offsets(story))
+
+
+def clear_entry_cache() -> None:
+    """Forget every rendered entry and JSON item: the next documents render theirs afresh."""
+    _rendered_entry.cache_clear()
+    _json_item.cache_clear()
+
+
+def _offsets(story: Story) -> tuple[timedelta | None, ...]:
+    """The UTC offsets of the dates an entry prints. Datetimes at the same instant compare (and
+    hash) equal whatever their offset, so a cache key needs these too."""
     first = story.first
-    entry = fg.add_entry(order="append")
+    feed_updated = first.source_feed_updated.utcoffset() if first.source_feed_updated else None
+    return story.updated.utcoffset(), first.published.utcoffset(), feed_updated
+
+
+@functools.lru_cache(maxsize=ENTRY_CACHE_SIZE)
+def _rendered_entry(
+    fmt: str,
+    story: Story,
+    base_url: str,
+    titles: tuple[str, ...],
+    offsets: tuple[timedelta | None, ...],  # only part of the key (see _offsets)
+) -> RenderedEntry:
+    if fmt == "atom":
+        return RenderedEntry(_atom_entry(story, base_url, titles).atom_entry())
+    return RenderedEntry(_rss_entry(story, titles).rss_entry())
+
+
+def _atom_entry(story: Story, base_url: str, titles: tuple[str, ...]) -> FeedEntry:
+    first = story.first
+    entry = FeedEntry()
+    entry.register_extension("wiresource", FullSourceExtension, atom=True, rss=False)
     entry.id(entry_id(story))
     entry.title(xml_safe(first.title))
     if first.link:
@@ -297,18 +335,20 @@ def _add_entry(fg: FeedGenerator, story: Story, context: FeedContext) -> None:
     entry.published(first.published)
     entry.updated(story.updated)
     entry.author({"name": xml_safe(first.author or first.source)})
-    summary = _summary(story)
+    summary, content = _texts(story)
     entry.summary(summary, type="html")
-    content = republished(first)[1]
-    if content:
-        entry.content(xml_safe(content + _credits(story)), type="html")
+    if content is not None:
+        entry.content(content, type="html")
     elif not first.link:
         # Atom needs an alternate link or content; a report without a link carries its text as content.
         entry.content(summary, type="html")
     if first.source_rights:
         entry.rights(xml_safe(first.source_rights))
-    for slug in story.topics:
-        entry.category(term=slug, label=context.topic_title(slug), scheme=context.base_url + "feeds/topics/")
+    if story.topics:
+        scheme = base_url + "feeds/topics/"
+        entry.category(
+            [{"term": slug, "label": title, "scheme": scheme} for slug, title in zip(story.topics, titles, strict=True)]
+        )
     entry.wiresource.set(
         id=first.source_feed_id or first.source_url,
         title=first.source,
@@ -317,6 +357,44 @@ def _add_entry(fg: FeedGenerator, story: Story, context: FeedContext) -> None:
         self_link=first.source_url,
         alternate=first.source_feed_link,
     )
+    return entry
+
+
+def _rss_entry(story: Story, titles: tuple[str, ...]) -> FeedEntry:
+    first = story.first
+    entry = FeedEntry()
+    entry.register_extension("dc", DcEntryExtension, atom=False, rss=True)
+    entry.guid(entry_id(story), permalink=False)
+    entry.title(xml_safe(first.title))
+    if first.link:
+        entry.link(href=first.link)
+    entry.description(_texts(story)[0])
+    entry.pubDate(first.published)
+    # RSS's own <author> must be an e-mail address; dc:creator takes a name.
+    entry.dc.dc_creator(xml_safe(first.author or first.source))
+    if story.topics:
+        entry.category([{"term": slug, "label": title} for slug, title in zip(story.topics, titles, strict=True)])
+    entry.source(url=first.source_url, title=xml_safe(first.source))
+    return entry
+
+
+@functools.lru_cache(maxsize=ENTRY_CACHE_SIZE)
+def _json_item(story: Story, offsets: tuple[timedelta | None, ...]) -> dict[str, Any]:
+    """The story's JSON Feed item, shared by every document it is in (so never to be changed).
+    `offsets` is only part of the cache key (see _offsets)."""
+    first = story.first
+    item: dict[str, Any] = {"id": entry_id(story)}
+    if first.link:
+        item["url"] = first.link
+    item["title"] = xml_safe(first.title)
+    summary, content = _texts(story)
+    item["content_html"] = summary if content is None else content
+    item["date_published"] = first.published.isoformat()
+    item["date_modified"] = story.updated.isoformat()
+    item["authors"] = [{"name": xml_safe(first.author or first.source)}]
+    if story.topics:
+        item["tags"] = list(story.topics)
+    return item
 
 
 def republished(report: Item) -> tuple[str, str]:
@@ -332,10 +410,17 @@ def republished(report: Item) -> tuple[str, str]:
     return report.summary, report.content
 
 
-def _summary(story: Story) -> str:
-    """The first report's summary (or its headline) with the other outlets credited, as HTML."""
+def _texts(story: Story) -> tuple[str, str | None]:
+    """The entry's (summary, content) HTML: the first report's as far as its rights mode allows,
+    each with the other outlets credited. The summary falls back to the headline; the content is
+    None when there is none to republish."""
     first = story.first
-    return xml_safe((republished(first)[0] or html.escape(first.title)) + _credits(story))
+    summary, content = republished(first)
+    credits = _credits(story)
+    return (
+        xml_safe((summary or html.escape(first.title)) + credits),
+        xml_safe(content + credits) if content else None,
+    )
 
 
 def _credits(story: Story) -> str:

@@ -1065,7 +1065,9 @@ class Store:
 
     def source_topics(self) -> set[str]:
         """Every topic some subscribed source was added with."""
-        rows = self.db.execute("SELECT topics FROM sources WHERE removed_at IS NULL").fetchall()
+        rows = self.db.execute(
+            "SELECT DISTINCT topics FROM sources WHERE removed_at IS NULL AND topics != '[]'"
+        ).fetchall()
         return {topic for (text,) in rows for topic in json.loads(text)}
 
     def _items(self, where: str, params: list[Any], order: str, limit: int | None) -> list[Item]:
@@ -1073,7 +1075,7 @@ class Store:
                          s.feed_link AS source_feed_link, s.feed_id AS source_feed_id,
                          s.feed_updated AS source_feed_updated, s.feed_rights AS source_rights,
                          s.rights AS rights_mode,
-                         (SELECT json_group_array(topic) FROM item_topics t WHERE t.item_id = i.id) AS topics
+                         (SELECT group_concat(topic, ' ') FROM item_topics t WHERE t.item_id = i.id) AS topics
                   FROM items i JOIN sources s ON s.id = i.source_id
                   WHERE {where} ORDER BY {order}"""
         if limit is not None:
@@ -1175,7 +1177,7 @@ def _item(row: dict[str, Any]) -> Item:
         author=row["author"],
         published=published,
         updated=updated,
-        topics=tuple(sorted(json.loads(row["topics"]))),
+        topics=tuple(sorted(row["topics"].split())) if row["topics"] else (),  # slugs have no spaces
         story_id=row["story_id"],
         source_url=row["source_url"],
         source_feed_link=row["source_feed_link"],

@@ -31,7 +31,7 @@ from aggregator.config import SLUG_PATTERN, PollSettings, Settings
 from aggregator.exceptions import AlreadySubscribedError, ConfigError, InvalidURLError, ParseError, StorageError
 from aggregator.opml import OpmlFeed, parse_opml, render_opml
 from aggregator.parse import plain_text
-from aggregator.prepare import prepare_items
+from aggregator.prepare import prepare_changed_items, prepare_items
 from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
 from aggregator.store import NewItem, SaveCounts, Store, StoredReport, from_text
 from aggregator.topics import TopicMatcher
@@ -126,6 +126,9 @@ class Aggregator:
         self._running_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] | None = None
         self._headlines: OrderedDict[tuple[str, str], dedupe.Headline] = OrderedDict()
         self._parsers: ParserPool | None = None
+        # Per source, the versions (identity and content) of the entries its last stored feed
+        # carried: those are not prepared again (see prepare_changed_items).
+        self._stored_versions: dict[int, frozenset[int]] = {}
         # What each output file was last rendered from: a feed whose stories did not change is not
         # rendered again (rendering is most of a publish; the daemon publishes after every change).
         self._rendered: dict[Path, str] = {}
@@ -275,7 +278,11 @@ class Aggregator:
         except asyncio.CancelledError:
             interrupted = True
         finally:
-            stored = {outcome.source_id: outcome for outcome in writer.finish()}
+            try:
+                stored = {outcome.source_id: outcome for outcome in writer.finish()}
+            except BaseException:
+                self._stored_versions.clear()  # a failed batch is rolled back: what it stored is not
+                raise
         if interrupted:
             log.warning("poll of %d sources cancelled before it finished; %d were stored", len(sources), len(stored))
             return PollSummary(outcomes=tuple(stored.values()), interrupted=True)
@@ -349,7 +356,14 @@ class Aggregator:
 
             if wide and _needs_parsing(source, result):
                 future = self._parser_pool().prepare(
-                    loop, result.body or b"", result.headers, result.final_url, now, source, self.matcher
+                    loop,
+                    result.body or b"",
+                    result.headers,
+                    result.final_url,
+                    now,
+                    source,
+                    self.matcher,
+                    self._stored_versions.get(source.id, frozenset()),
                 )
                 future.add_done_callback(functools.partial(parsed, (source, result), stored))
             else:
@@ -426,14 +440,17 @@ class Aggregator:
                 raise prepared
             if prepared is None:
                 parsed = parse_feed(body, result.headers, result.final_url, now)
-                new_items = self.prepare_items(source, parsed.entries)
+                new_items, versions = prepare_changed_items(
+                    source, parsed.entries, self.matcher, self._stored_versions.get(source.id, frozenset())
+                )
             else:
-                parsed, new_items = prepared
+                parsed, new_items, versions = prepared
         except ParseError as exc:
             return self._failed(source, result, str(exc), now, network_down)
         if parsed.warning:
             log.warning("%s: %s", name, parsed.warning)
         counts = self.save_items(source, new_items, now)
+        self._stored_versions[source.id] = versions
         decision = self._healthy(
             source,
             result,
@@ -800,7 +817,7 @@ class Aggregator:
             )
             after = pages[index - 1][1] if index else 0
             stories = self.store.stories_between(spec.topic, after, last)
-            write_if_changed(path, render_atom(spec, stories, context, paging))
+            write_if_changed(path, render_atom(spec, stories, context, paging), durable=True)
             changed.append(path)
         return page, changed
 
@@ -852,8 +869,11 @@ def _schedule_fields(decision: Decision) -> dict[str, object]:
     }
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write atomically (temporary file, fsync, rename), and only when the content differs."""
+def write_if_changed(path: Path, data: bytes, durable: bool = False) -> bool:
+    """Write atomically (temporary file, rename), and only when the content differs. Feeds are not
+    synced to disk: they are made from the database, and one a power cut left empty differs from
+    what the next publish renders, so it is written again then (an fsync per file was a tenth of a
+    publish). `durable` files are synced first: an archive page is never written twice."""
     try:
         if path.exists() and path.read_bytes() == data:
             return False
@@ -862,8 +882,9 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             os.chmod(temporary, 0o644)
             os.replace(temporary, path)
         except BaseException:

@@ -20,22 +20,30 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
 from aggregator.parse import parse_feed
-from aggregator.prepare import prepare_items
+from aggregator.prepare import prepare_changed_items
 from aggregator.store import NewItem
 from aggregator.topics import TopicMatcher
 from aggregator.types import ParsedFeed, Source
 
-Prepared = tuple[ParsedFeed, list[NewItem]]  # the feed (its entries dropped once prepared) and its items
+# The feed (its entries dropped once prepared), its new and changed items, and every entry's version.
+Prepared = tuple[ParsedFeed, list[NewItem], frozenset[int]]
 
 MAX_PROCESSES = 8
 
 
 def parse_and_prepare(
-    body: bytes, headers: dict[str, str], url: str, now: datetime, source: Source, matcher: TopicMatcher
+    body: bytes,
+    headers: dict[str, str],
+    url: str,
+    now: datetime,
+    source: Source,
+    matcher: TopicMatcher,
+    stored: frozenset[int] = frozenset(),
 ) -> Prepared:
-    """`parse_feed`, then `prepare_items` of its entries; raises what parse_feed raises."""
+    """`parse_feed`, then `prepare_changed_items` of its entries; raises what parse_feed raises."""
     parsed = parse_feed(body, headers, url, now)
-    return dataclasses.replace(parsed, entries=()), prepare_items(source, parsed.entries, matcher)
+    items, versions = prepare_changed_items(source, parsed.entries, matcher, stored)
+    return dataclasses.replace(parsed, entries=()), items, versions
 
 
 class ParserPool:
@@ -54,9 +62,10 @@ class ParserPool:
         now: datetime,
         source: Source,
         matcher: TopicMatcher,
+        stored: frozenset[int],
     ) -> asyncio.Future[Prepared]:
         """`parse_and_prepare` in a worker process; a pool whose worker died is replaced first."""
-        job = functools.partial(parse_and_prepare, body, headers, url, now, source, matcher)
+        job = functools.partial(parse_and_prepare, body, headers, url, now, source, matcher, stored)
         try:
             return loop.run_in_executor(self._start(), job)
         except BrokenProcessPool:

@@ -122,3 +122,24 @@ def test_a_feed_is_stored_while_a_slow_one_is_still_fetched(wire: Wire, feed_ser
             poll.communicate(timeout=10)
     assert poll.returncode == 0
     assert poll_counts(subprocess.CompletedProcess([], 0, out, ""))["new"] == 14
+
+
+def test_a_second_poll_prepares_only_new_and_rewritten_entries(
+    urls: list[str], feed_server: FeedServer, tmp_path: Path
+) -> None:
+    with install(tmp_path / "pool", urls) as pooled:
+        pooled.poll()
+        reports = [
+            (f"urn:0:{i}", f"Valmora report {i} rewritten", f"https://d0.example/{i}", minutes_ago(10 * i))
+            for i in range(2)
+        ]
+        feed_server.update(
+            "/d0.xml", body=rss([*reports, ("urn:0:new", "Valmora ferry resumes", None, minutes_ago(1))])
+        )
+        summary = pooled.poll(every_source=True)
+        counts = {o.url: (o.new, o.updated) for o in summary.outcomes}
+        assert counts[urls[0]] == (1, 2)
+        assert all(counts[url] == (0, 0) for url in urls[1:])
+        titles = {item.title for item in pooled.store.items(limit=1000)}
+        assert {"Valmora report 0 rewritten", "Valmora report 1 rewritten", "Valmora ferry resumes"} <= titles
+        assert sum(1 for item in pooled.store.items(limit=1000) if item.source_id == 1) == 8  # none lost

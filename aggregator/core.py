@@ -129,6 +129,8 @@ class Aggregator:
         # Per source, the versions (identity and content) of the entries its last stored feed
         # carried: those are not prepared again (see prepare_changed_items).
         self._stored_versions: dict[int, frozenset[int]] = {}
+        # Per source, its newest items' publication times (for its schedule), until it stores more.
+        self._recent_published: dict[int, list[datetime]] = {}
         # What each output file was last rendered from: a feed whose stories did not change is not
         # rendered again (rendering is most of a publish; the daemon publishes after every change).
         self._rendered: dict[Path, str] = {}
@@ -290,7 +292,8 @@ class Aggregator:
         network_down = len(results) >= 2 and all(r.error and r.status is None for r in results)
         if network_down:
             log.error("none of the %d sources could be reached: the network looks down", len(results))
-        # Failures are stored last, once it is known whether the network was down.
+        # The rest (failures, 304s, unchanged bodies: quick to store) are stored last together,
+        # once it is known whether the network was down.
         with self.store.batch() as checkpoint:
             for source, result in zip(sources, results, strict=True):
                 if source.id not in stored:
@@ -318,8 +321,8 @@ class Aggregator:
         on_result: Callable[[FetchResult], None] | None,
         ready: Callable[[_Fetched, Stored], None],
     ) -> list[FetchResult]:
-        """Fetch the sources; each answer that is not a failure goes to `ready` as soon as it can be
-        stored, with a callback for when it is. In a poll of many, each new body is first parsed
+        """Fetch the sources; each new body goes to `ready` as soon as it can be stored, with a
+        callback for when it is. In a poll of many, each new body is first parsed
         and its items prepared in the process pool, while the rest are still fetched. A fetch's
         place is taken until its answer is stored, so bodies never pile up in memory faster than
         they are stored."""
@@ -346,15 +349,15 @@ class Aggregator:
             if on_result:
                 on_result(result)
             source = by_url.get(result.url)
-            if source is None or result.error:
-                return None
+            if source is None or not _needs_parsing(source, result):
+                return None  # nothing new to store: a failure, a 304, the same bytes as last time
             done: asyncio.Future[None] = loop.create_future()
 
             def stored() -> None:  # called in the writer thread
                 with contextlib.suppress(RuntimeError):  # the loop is closed: the poll was cancelled
                     loop.call_soon_threadsafe(_settle, done)
 
-            if wide and _needs_parsing(source, result):
+            if wide:
                 future = self._parser_pool().prepare(
                     loop,
                     result.body or b"",
@@ -514,6 +517,8 @@ class Aggregator:
         for item in new_items:
             if item.match is not None:
                 self._remember_headline((item.title, item.summary), item.match)
+        if counts.new or counts.updated:
+            self._recent_published.pop(source.id, None)
         return counts
 
     def choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
@@ -565,7 +570,7 @@ class Aggregator:
             status=result.status,
             headers=result.headers,
             hints=hints,
-            recent_published=self.store.recent_published(source.id),
+            recent_published=self._recent(source.id),
         )
         decision = self._decide(now, source, outcome)
         fields: dict[str, object] = {
@@ -582,6 +587,12 @@ class Aggregator:
         fields.update({k: v for k, v in extra.items() if v is not None or k == "last_warning"})
         self.store.record_fetch(source.id, **fields)
         return decision
+
+    def _recent(self, source_id: int) -> list[datetime]:
+        found = self._recent_published.get(source_id)
+        if found is None:
+            found = self._recent_published[source_id] = self.store.recent_published(source_id)
+        return found
 
     def _failed(
         self, source: Source, result: FetchResult, error: str, now: datetime, network_down: bool
@@ -656,6 +667,7 @@ class Aggregator:
         retention = self.settings.retention
         now = self.clock()
         pruned = self.store.prune(now - timedelta(days=retention.days), retention.keep_per_source, now)
+        self._recent_published.clear()
         if vacuum and pruned:
             self.store.vacuum()
         if pruned:

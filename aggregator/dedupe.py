@@ -337,8 +337,9 @@ class Headline:
       ("Castlegate Rovers"); `first`: its first word, if capitalised;
     - `capitalised`: the words capitalised anywhere but at the start of the headline or of a
       sentence; `summary_names`: the summary's capitalised words but the first of each sentence;
-    - `mentions`: every word of headline and summary, and `initials` the initials of their runs of
-      words ("New Zealand": "nz"), for telling whether a name of another report is mentioned here;
+    - `mentions`: every word of headline and summary, and `has_initials` whether a word is the
+      initials of a run of them ("New Zealand": "nz"), for telling whether a name of another
+      report is mentioned here;
     - `subject`: the first character pair of a Chinese or Japanese headline, its place or actor."""
 
     text: str
@@ -401,8 +402,12 @@ class Headline:
         return frozenset(self.words).union(raw)
 
     @functools.cached_property
-    def initials(self) -> frozenset[str]:
+    def initials(self) -> tuple[str, str]:
         return _initials(f"{self.title} {self.summary}")
+
+    def has_initials(self, word: str) -> bool:
+        """Whether `word` (2 to 5 letters) is the initials of a run of this report's words."""
+        return 2 <= len(word) <= 5 and any(word in letters for letters in self.initials)
 
     @property
     def specific(self) -> bool:
@@ -533,7 +538,7 @@ def _meets(entity: tuple[str, ...], words: frozenset[str], b: Headline) -> bool:
     """Is a name of one report among `words` of report `b`, or an acronym of it ("NZ" / "New Zealand")?"""
     if len(entity) > 1 and "".join(word[0] for word in entity) in words:
         return True
-    return any(_alike(word, words) or (len(word) <= 5 and word in b.initials) for word in entity)
+    return any(_alike(word, words) or b.has_initials(word) for word in entity)
 
 
 def _told(a: Headline, b: Headline) -> float:
@@ -874,14 +879,13 @@ def _name_like(word: str) -> bool:
     return any(ch.isdigit() or ch.isupper() for ch in word[1:])
 
 
-def _initials(text: str) -> frozenset[str]:
-    """Initials of every run of two to five words, with and without their stop words."""
+def _initials(text: str) -> tuple[str, str]:
+    """The first letters of a text's words, with and without its stop words: the initials of a run
+    of words are a slice of one of them (kept as two strings: the set of every slice of two to five
+    letters took 17 KB a report)."""
     words = [_fold_text(word) for word in _WORD_START.findall(text)]
-    found: set[str] = set()
-    for sequence in (words, [word for word in words if word not in STOP_WORDS]):
-        letters = "".join(word[0] for word in sequence)
-        found.update(letters[i : i + n] for n in range(2, 6) for i in range(len(letters) - n + 1))
-    return frozenset(found)
+    letters = "".join(word[0] for word in words)
+    return letters, "".join(word[0] for word in words if word not in STOP_WORDS)
 
 
 def _subject(words: list[str]) -> str:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import html
 import json
 import logging
@@ -133,7 +132,7 @@ class Aggregator:
         self._recent_published: dict[int, list[datetime]] = {}
         # What each output file was last rendered from: a feed whose stories did not change is not
         # rendered again (rendering is most of a publish; the daemon publishes after every change).
-        self._rendered: dict[Path, str] = {}
+        self._rendered: dict[Path, int] = {}
 
     def reconfigure(self, settings: Settings) -> None:
         """Use new settings (a reloaded config) from the next poll or publish on."""
@@ -743,7 +742,7 @@ class Aggregator:
         output = self.settings.output
         install_id = self.store.meta("install_id")
         empty_updated = from_text(self.store.meta("created_at")) or self.clock()
-        topics = self._feed_topics()
+        topics = self.feed_topics()
         specs = [
             FeedSpec(MERGED_FEED_PATH, MERGED_FEED_FILE, output.title, "Every wire, one story per entry, newest first")
         ]
@@ -765,7 +764,9 @@ class Aggregator:
             newest = output.base_url + archive_path(spec.file, newest_page) if newest_page else None
             paging = Paging(prev_archive=newest)
             stories = self.store.latest_stories(spec.topic, output.limit)
-            inputs = hashlib.sha256(repr((spec, stories, context, paging)).encode()).hexdigest()
+            # hash(), not a digest of repr(): stories are frozen and hash their fields (a third of an
+            # unchanged publish went to repr); the context holds a dict, so its repr is hashed.
+            inputs = hash((spec, tuple(stories), paging, repr(context)))
             for fmt in FORMATS:
                 path = output.dir / in_format(spec.file, fmt)
                 if self._rendered.get(path) == inputs and path.exists():
@@ -805,7 +806,8 @@ class Aggregator:
         output, limit, keep = self.settings.output, self.settings.output.limit, self.settings.output.archive_pages
         if keep == 0:
             return 0, []
-        pages = self.store.archive_pages(spec.path)
+        # The kept pages and the one before them (whose last story the oldest kept page starts after).
+        pages = self.store.archive_pages(spec.path, keep + 1)
         page, last_id = pages[-1] if pages else (0, 0)
         closed = 0
         while len(ids := self.store.open_story_ids(spec.topic, last_id, limit)) == limit:
@@ -833,7 +835,7 @@ class Aggregator:
             changed.append(path)
         return page, changed
 
-    def _feed_topics(self) -> dict[str, Topic]:
+    def feed_topics(self) -> dict[str, Topic]:
         """The topics that get a feed: the configured ones, then those sources were added with.
         (Stored items carry no other: a change of rules re-applies them to every item.)"""
         topics = {topic.slug: topic for topic in self.settings.topics}

@@ -1025,10 +1025,10 @@ class Store:
         sql += f" ORDER BY {column}" + ("" if limit is None else f" LIMIT {int(limit)}")
         return [row[0] for row in self.db.execute(sql, params).fetchall()]
 
-    def archive_pages(self, feed: str) -> list[tuple[int, int]]:
-        """A feed's closed archive pages as (page, last_story_id), oldest first."""
-        sql = "SELECT page, last_story_id FROM archive_pages WHERE feed = ? ORDER BY page"
-        return [(page, last) for page, last in self.db.execute(sql, [feed]).fetchall()]
+    def archive_pages(self, feed: str, newest: int) -> list[tuple[int, int]]:
+        """A feed's `newest` closed archive pages as (page, last_story_id), oldest first."""
+        sql = "SELECT page, last_story_id FROM archive_pages WHERE feed = ? ORDER BY page DESC LIMIT ?"
+        return [(page, last) for page, last in reversed(self.db.execute(sql, [feed, newest]).fetchall())]
 
     def close_archive_page(self, feed: str, page: int, last_story_id: int, now: datetime) -> None:
         with self.transaction():

@@ -12,6 +12,7 @@ A failure is returned as the FetchResult's error, never raised: one source never
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import ipaddress
 import socket
@@ -44,7 +45,8 @@ async def fetch_all(
 ) -> list[FetchResult]:
     """Fetch every source concurrently; results in the order of `sources`. When `on_result`
     returns an awaitable (the body is parsed and stored by then), the fetch's slot is held until
-    it is done: a consumer that cannot keep up slows fetching down instead of piling up bodies."""
+    it is done, and the result returned here has no body: a consumer that cannot keep up slows
+    fetching down instead of piling up bodies."""
     global_slots = asyncio.Semaphore(settings.concurrency)
     host_slots: dict[str, asyncio.Semaphore] = {}
     resolver = PublicOnlyResolver() if settings.block_private else None
@@ -69,6 +71,8 @@ async def fetch_all(
                 consumed = on_result(result) if on_result else None
                 if consumed is not None:
                     await consumed
+                    # Stored: the poll keeps every result to its end, but not every body.
+                    result = dataclasses.replace(result, body=None)
             finally:
                 global_slots.release()
             return result

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from aggregator.writer import Stored
 
 log = logging.getLogger(__name__)
-HEADLINE_CACHE = 5_000  # prepared headlines kept for story matching (a few MB)
+HEADLINE_CACHE = 5_000  # prepared headlines kept for story matching (about 30 MB when full)
 PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
 
 Fetcher = Callable[
@@ -321,10 +321,9 @@ class Aggregator:
         ready: Callable[[_Fetched, Stored], None],
     ) -> list[FetchResult]:
         """Fetch the sources; each new body goes to `ready` as soon as it can be stored, with a
-        callback for when it is. In a poll of many, each new body is first parsed
-        and its items prepared in the process pool, while the rest are still fetched. A fetch's
-        place is taken until its answer is stored, so bodies never pile up in memory faster than
-        they are stored."""
+        callback for when it is. In a poll of many, each new body is first parsed and its items
+        prepared in the process pool, while the rest are still fetched. A fetch keeps its place
+        until its body is stored, so bodies never pile up in memory faster than they are stored."""
         loop = asyncio.get_running_loop()
         self._running_fetch = (loop, asyncio.current_task())
         wide = len(sources) >= PARALLEL_PARSE_MIN_SOURCES

@@ -504,10 +504,7 @@ class _Reader:
             elif key == "link":
                 self._link(feed, element, seen, entry=False)
             elif key == "copyright":
-                attributes = self._attributes(element, interpreted=True)
-                text, kind = self._text("rights", _leaf_text(element), self._content_type(attributes, "text/plain"))
-                feed["rights"] = text
-                feed["rights_detail"] = {"type": kind, "value": text}
+                self._rights(feed, element)
             elif key in ("lastbuilddate", "dc_date"):
                 feed["updated_parsed"] = self._date(self._plain(element, "updated"))
             elif key == "language":
@@ -522,6 +519,13 @@ class _Reader:
                 self._children_of(element, _TEXTINPUT_CHILDREN)
             else:
                 self._other(element, key, _CHANNEL_TEXT)
+
+    def _rights(self, feed: dict[str, Any], element: Any) -> None:
+        """RSS `copyright` or Atom `rights`, as feedparser stores either."""
+        attributes = self._attributes(element, interpreted=True)
+        text, kind = self._text("rights", _leaf_text(element), self._content_type(attributes, "text/plain"))
+        feed["rights"] = text
+        feed["rights_detail"] = {"type": kind, "value": text}
 
     def _rss_item(self, item: Any, lang: str | None) -> None:
         self._only_language(item)
@@ -576,10 +580,7 @@ class _Reader:
             elif key == "updated":
                 feed["updated_parsed"] = self._date(self._plain(element, "updated"))
             elif key == "rights":
-                attributes = self._attributes(element, interpreted=True)
-                text, kind = self._text("rights", _leaf_text(element), self._content_type(attributes, "text/plain"))
-                feed["rights"] = text
-                feed["rights_detail"] = {"type": kind, "value": text}
+                self._rights(feed, element)
             elif key in ("author", "contributor"):
                 self._children_of(element, _PERSON_CHILDREN)
             else:

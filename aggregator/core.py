@@ -331,9 +331,7 @@ class Aggregator:
         by_url = {source.url: source for source in sources}
         now = self.clock()
 
-        def parsed(
-            job: tuple[Source, FetchResult], stored: Callable[[], None], future: asyncio.Future[Prepared]
-        ) -> None:
+        def parsed(job: tuple[Source, FetchResult], stored: Stored, future: asyncio.Future[Prepared]) -> None:
             nonlocal broken
             error = None if future.cancelled() else future.exception()
             if isinstance(error, BrokenProcessPool):

@@ -20,6 +20,8 @@ from feedserver import FeedServer
 import aggregator.core
 from aggregator.config import OutputSettings, PollSettings, Settings, StorageSettings
 from aggregator.core import Aggregator, make_aggregator
+from aggregator.exceptions import StorageError
+from aggregator.store import SaveCounts, Store
 from aggregator.types import Topic
 
 FEEDS = 12
@@ -143,3 +145,27 @@ def test_a_second_poll_prepares_only_new_and_rewritten_entries(
         titles = {item.title for item in pooled.store.items(limit=1000)}
         assert {"Valmora report 0 rewritten", "Valmora report 1 rewritten", "Valmora ferry resumes"} <= titles
         assert sum(1 for item in pooled.store.items(limit=1000) if item.source_id == 1) == 8  # none lost
+
+
+def test_a_poll_whose_storing_fails_loses_nothing_the_next_poll_can_store(
+    urls: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with install(tmp_path / "pool", urls) as pooled:
+        save = Store.save_items
+        calls = 0
+
+        def failing_last(store: Store, *args: Any, **kwargs: Any) -> SaveCounts:
+            nonlocal calls
+            calls += 1
+            if calls == FEEDS:
+                raise StorageError("The database disk is full.")
+            return save(store, *args, **kwargs)
+
+        monkeypatch.setattr(Store, "save_items", failing_last)
+        with pytest.raises(StorageError, match="full"):
+            pooled.poll()
+        # The failed batch was rolled back, so nothing it stored may be taken as stored.
+        assert pooled._stored_versions == {}
+        monkeypatch.setattr(Store, "save_items", save)
+        pooled.poll(every_source=True)
+        assert len(pooled.store.items(limit=1000)) == FEEDS * 7

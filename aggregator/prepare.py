@@ -71,6 +71,7 @@ def prepare_changed_items(
                 categories=entry.categories,
                 language=entry.language,
                 match=head,
+                match_words=dedupe.match_words(head),
             )
         )
     return items, frozenset(versions)

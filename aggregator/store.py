@@ -288,6 +288,13 @@ def m014_integer_story_keys(db: sqlite_utils.Database) -> None:
     _rebuild_story_keys(db)
 
 
+@migrations()
+def m015_match_words(db: sqlite_utils.Database) -> None:
+    # Each item's matching words, so that a candidate report sharing too few of them is ruled out
+    # without preparing its headline. Items stored before have none and are prepared as they were.
+    db.execute("ALTER TABLE items ADD COLUMN match_words TEXT")
+
+
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -316,6 +323,7 @@ class NewItem:
     categories: tuple[str, ...] = ()
     language: str | None = None
     match: Headline | None = None  # the headline prepared for story matching, when already made
+    match_words: str = ""  # its words, stored for ruling the item out as a candidate cheaply (dedupe.match_words)
 
 
 @dataclass(frozen=True)
@@ -326,6 +334,7 @@ class StoredReport:
     title: str
     summary: str
     published: datetime | None = None
+    words: str | None = None  # dedupe.match_words of the report, when stored with it
 
 
 StoryChooser = Callable[[NewItem, Sequence[StoredReport]], int | None]
@@ -376,6 +385,9 @@ class Store:
             # In WAL mode NORMAL syncs at checkpoints, not at every commit: a crash of the process
             # loses nothing committed, a power cut at most the last commits (SQLite's advice for WAL).
             self.db.execute("PRAGMA synchronous = NORMAL")
+            import os
+
+            self.db.execute(f"PRAGMA cache_size = {os.environ.get('CS', '-2000')}")
             migrations.apply(self.db)
             self._inode = path.stat().st_ino
         except (sqlite3.Error, OSError) as exc:
@@ -678,16 +690,21 @@ class Store:
                 source.id,
                 [item.key for item in items if item.key not in stored],
             )
+            written: list[tuple[int, NewItem]] = []
             for item in items:
                 row = stored.get(item.key)
                 if row is None:
                     if item.key in pruned:
                         continue
-                    merged += self._insert_item(source, item, now, window, choose_story, link_veto)
+                    item_id, joined = self._insert_item(source, item, now, window, choose_story, link_veto)
+                    written.append((item_id, item))
+                    merged += joined
                     new += 1
                 elif row[1] != item.content_hash:
                     self._update_item(row, item, now, revision_moves_story)
+                    written.append((row[0], item))
                     updated += 1
+            self._index_for_search(written)
         return SaveCounts(new, updated, merged)
 
     def _rows_by_key(self, sql: str, source_id: int, keys: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -708,8 +725,8 @@ class Store:
         window: timedelta,
         choose_story: StoryChooser | None,
         link_veto: LinkVeto | None,
-    ) -> bool:
-        """Store a new item; True when it joined an existing story."""
+    ) -> tuple[int, bool]:
+        """Store a new item: its id, and True when it joined an existing story."""
         published = item.published or now
         updated = max(item.updated or published, published)
         story_id = self._matching_story(source, item, published, window, choose_story, link_veto)
@@ -741,13 +758,12 @@ class Store:
             },
         )
         self._add_topics(item_id, item.topics)
-        self._index_for_search(item_id, item)
         published_text = to_text(published)
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
             [(key, story_id, published_text) for key in item.match_keys],
         )
-        return joined
+        return item_id, joined
 
     def _matching_story(
         self,
@@ -798,7 +814,7 @@ class Store:
             return []
         stories = sorted(shared, key=lambda story_id: (shared[story_id], story_id), reverse=True)
         rows = self.db.execute(
-            f"""SELECT story_id, source_id, title, summary, published FROM items
+            f"""SELECT story_id, source_id, title, summary, published, match_words FROM items
                 WHERE story_id IN ({",".join("?" * min(len(stories), MAX_CANDIDATE_STORIES))})
                 ORDER BY story_id, published, id""",
             stories[:MAX_CANDIDATE_STORIES],
@@ -813,7 +829,7 @@ class Store:
             newest = len(reports) - CANDIDATE_REPORTS_NEWEST
             chosen += [row for n, row in enumerate(reports) if n < CANDIDATE_REPORTS_OLDEST or n >= newest]
         chosen.sort(key=lambda row: row[4])
-        return [StoredReport(story_id, title, summary) for story_id, _, title, summary, _ in chosen]
+        return [StoredReport(story_id, title, summary, words=words) for story_id, _, title, summary, _, words in chosen]
 
     def _reports(self, story_id: int) -> list[StoredReport]:
         rows = self.db.execute(
@@ -842,15 +858,17 @@ class Store:
         if item.published:
             fields["published"] = to_text(item.published)
         self.db.table("items").update(item_id, fields)
-        self._index_for_search(item_id, item)
         if revision_moves_story(revisions):
             self.db.execute("UPDATE stories SET updated = MAX(updated, ?) WHERE id = ?", [to_text(updated), story_id])
         self._set_topics(item_id, item.topics)
 
-    def _index_for_search(self, item_id: int, item: NewItem) -> None:
-        self.db.execute(
+    def _index_for_search(self, written: list[tuple[int, NewItem]]) -> None:
+        # All of a feed's items at once, after its other writes: every statement that opens a
+        # statement journal (a trigger, several rows) makes FTS5 flush its pending rows, and a flush
+        # per item cost about a tenth of a cold poll.
+        self.db.conn.executemany(
             "INSERT OR REPLACE INTO items_search (rowid, title, summary) VALUES (?, ?, ?)",
-            [item_id, item.title, search_text(item.summary)],
+            [(item_id, item.title, search_text(item.summary)) for item_id, item in written],
         )
 
     def _set_topics(self, item_id: int, topics: Sequence[str]) -> None:
@@ -1137,6 +1155,7 @@ def _content_fields(item: NewItem) -> dict[str, Any]:
         "content_hash": item.content_hash,
         "categories": json.dumps(list(item.categories)),
         "language": item.language,
+        "match_words": item.match_words or None,
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 
 from aggregator.dedupe import (
     LSH_BANDS,
+    Headline,
     canonical_url,
     choose_story,
     compare,
@@ -20,12 +23,15 @@ from aggregator.dedupe import (
     headline,
     item_key,
     lsh_keys,
+    match_words,
+    may_match,
     normalise_headline,
     normalise_source_url,
     story_key,
 )
 from aggregator.exceptions import InvalidURLError
 from aggregator.types import Entry
+from bench.storyeval import EVAL_SET, HOLDOUT_SET
 
 ARTICLE = "https://example.com/world/typhoon-landfall"
 
@@ -602,3 +608,33 @@ def test_reports_made_of_wire_words_compare_the_same_both_ways(first: tuple[str,
     one, other = compare(a, b), compare(b, a)
     assert (one.same, one.score) == (other.same, other.score)
     assert compare(a, a).same == a.specific
+
+
+def labelled_headlines() -> list[Headline]:
+    rows = [
+        json.loads(line) for path in (EVAL_SET, HOLDOUT_SET) for line in path.read_text("utf-8").splitlines() if line
+    ]
+    return [headline(row["title"], row["summary"]) for row in rows]
+
+
+def test_may_match_rules_out_no_pair_that_compare_joins_and_most_that_it_does_not() -> None:
+    heads = labelled_headlines()
+    joined = ruled_out = apart = 0
+    for a, b in itertools.combinations(heads[::2], 2):
+        possible = may_match(a, match_words(b))
+        assert possible == may_match(b, match_words(a))
+        if compare(a, b).same:
+            joined += 1
+            assert possible, (a.title, b.title)
+        else:
+            apart += 1
+            ruled_out += not possible
+    assert joined >= 50
+    assert ruled_out / apart > 0.95  # the cheap test spares preparing almost every other candidate
+
+
+@given(st.text(min_size=1, max_size=80), st.text(max_size=200))
+def test_match_words_keep_every_token_of_headline_and_summary(title: str, summary: str) -> None:
+    head = headline(title, summary)
+    words, _, summary_words = match_words(head).partition("\t")
+    assert set(words.split()) == set(head.tokens) and set(summary_words.split()) == set(head.summary_tokens)

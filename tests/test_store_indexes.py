@@ -1,6 +1,7 @@
 """Indexes the store keeps beside its tables. story_topics (kept by triggers) equals what item_topics
 and stories say through every change: new items, joins, rewrites, re-topicking, pruning, removal;
-story keys are rebuilt when an upgrade changes how they are made."""
+story keys are rebuilt when an upgrade changes how they are made; reports stored before their
+matching words were kept are still matched."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aggregator.config import OutputSettings, Settings, StorageSettings
+from aggregator.core import make_aggregator
 from aggregator.dedupe import headline, lsh_keys
+from aggregator.prepare import prepare_items
 from aggregator.store import NewItem, Store
+from aggregator.types import Entry
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 STORM = "https://news.example/storm"
@@ -115,3 +120,25 @@ def test_upgrading_rebuilds_the_story_keys_of_recent_items(tmp_path: Path) -> No
         keys = {key for (key,) in cursor.execute("SELECT key FROM story_keys")}
     assert keys == set(lsh_keys(headline("Typhoon Senbai makes landfall in Fujian")))
     upgraded.close()
+
+
+def test_a_report_stored_before_its_words_were_kept_is_still_matched(tmp_path: Path) -> None:
+    # Items stored before the match_words column have none: they are prepared from their headline
+    # and summary as before, instead of being ruled out as candidates.
+    settings = Settings(storage=StorageSettings(tmp_path / "t.db"), output=OutputSettings(dir=tmp_path / "public"))
+    with make_aggregator(settings) as aggregator:
+        first, second = (
+            aggregator.store.add_source(f"https://{name}.example/feed", None, [], None, NOW) for name in "ab"
+        )
+        copy = Entry("wire-1", "Typhoon Senbai makes landfall in Fujian", None, published=NOW)
+        (stored,) = prepare_items(first, [copy], aggregator.matcher)
+        aggregator.save_items(first, [stored], NOW)
+        aggregator.store.db.execute("UPDATE items SET match_words = NULL")
+        aggregator.store.db.conn.commit()
+        (syndicated,) = prepare_items(
+            second, [dataclasses.replace(copy, title="UPDATE 1-" + copy.title)], aggregator.matcher
+        )
+        counts = aggregator.save_items(second, [syndicated], NOW)
+        assert counts.merged == 1
+        with closing(aggregator.store.db.conn.cursor()) as cursor:
+            assert cursor.execute("SELECT COUNT(DISTINCT story_id), COUNT(match_words) FROM items").fetchone() == (1, 1)

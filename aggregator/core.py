@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from aggregator.writer import Stored
 
 log = logging.getLogger(__name__)
-HEADLINE_CACHE = 5_000  # prepared headlines kept for story matching (about 30 MB when full)
+HEADLINE_CACHE = 2_000  # prepared headlines kept for story matching (about 13 MB when full)
 PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
 
 Fetcher = Callable[

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aggregator.exceptions import InvalidURLError
@@ -415,7 +416,7 @@ class Headline:
         """Whether `word` (2 to 5 letters) is the initials of a run of this report's words."""
         return 2 <= len(word) <= 5 and any(word in letters for letters in self.initials)
 
-    @property
+    @functools.cached_property
     def specific(self) -> bool:
         """False for "Live updates", "In pictures", "台风登陆": too few words to name one event."""
         if _CJK.search(self.text):
@@ -537,8 +538,7 @@ def _meets(entity: tuple[str, ...], words: frozenset[str], b: Headline) -> bool:
     return any(_alike(word, words) or b.has_initials(word) for word in entity)
 
 
-@dataclass(frozen=True)
-class _Overlap:
+class _Overlap(NamedTuple):  # a tuple: made for every candidate report, as cheaply as can be
     """How much two reports' words overlap: the first test of `compare`, which needs words only."""
 
     jaccard: float  # of the headlines' words

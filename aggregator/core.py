@@ -52,10 +52,12 @@ from aggregator.types import (
 
 if TYPE_CHECKING:
     from aggregator.publish import FeedContext, FeedSpec
-    from aggregator.workers import ParserPool, Prepared
+    from aggregator.workers import AtomPage, ParserPool, Prepared
     from aggregator.writer import Stored
 
 log = logging.getLogger(__name__)
+POOLED_ARCHIVE_PAGES = 16  # archive pages to write at once from which the parser processes render them
+ArchivePage = tuple[Path, "AtomPage"]  # an archive page's file, and what it is rendered from
 HEADLINE_CACHE = 2_000  # prepared headlines kept for story matching (about 13 MB when full)
 PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
 
@@ -760,11 +762,16 @@ class Aggregator:
             )
             for slug, topic in topics.items()
         ]
-        changed = []
+        changed: list[Path] = []
         context = FeedContext(install_id, output.base_url, topics, empty_updated, output.hub)
+        newest_pages, missing_pages = {}, []
         for spec in specs:
-            newest_page, archive_changes = self._archive(spec, context)
+            newest_pages[spec], archive_changes, missing = self._archive(spec, context)
             changed += archive_changes
+            missing_pages += missing
+        changed += self._write_archive_pages(missing_pages)
+        for spec in specs:
+            newest_page = newest_pages[spec]
             newest = output.base_url + archive_path(spec.file, newest_page) if newest_page else None
             paging = Paging(prev_archive=newest)
             stories = self.store.latest_stories(spec.topic, output.limit)
@@ -800,16 +807,16 @@ class Aggregator:
             log.warning("WebSub: %s", failure)
         log.info("WebSub: told %s about %d of %d changed feeds", hub, len(feed_urls) - len(failures), len(feed_urls))
 
-    def _archive(self, spec: FeedSpec, context: FeedContext) -> tuple[int, list[Path]]:
-        """Close the feed's archive pages that filled up since the last publish (RFC 5005), write
-        the kept pages whose file is missing, and delete the files of pages that fell out of the
-        newest `[output] archive_pages`. A closed page is never rewritten: readers may keep it
-        forever. Returns the newest page (0: none yet) and the files written or deleted."""
-        from aggregator.publish import Paging, archive_file, archive_path, render_atom
+    def _archive(self, spec: FeedSpec, context: FeedContext) -> tuple[int, list[Path], list[ArchivePage]]:
+        """Close the feed's archive pages that filled up since the last publish (RFC 5005), and
+        delete the files of pages that fell out of the newest `[output] archive_pages`. A closed
+        page is never rewritten: readers may keep it forever. Returns the newest page (0: none
+        yet), the files deleted, and the kept pages whose file is missing, to be written."""
+        from aggregator.publish import Paging, archive_file, archive_path
 
         output, limit, keep = self.settings.output, self.settings.output.limit, self.settings.output.archive_pages
         if keep == 0:
-            return 0, []
+            return 0, [], []
         # The kept pages and the one before them (whose last story the oldest kept page starts after).
         pages = self.store.archive_pages(spec.path, keep + 1)
         page, last_id = pages[-1] if pages else (0, 0)
@@ -819,6 +826,7 @@ class Aggregator:
             self.store.close_archive_page(spec.path, page, last_id, self.clock())
             pages.append((page, last_id))
         changed: list[Path] = []
+        missing: list[ArchivePage] = []
         for number, _ in pages[max(0, len(pages) - keep - closed) : max(0, len(pages) - keep)]:
             path = output.dir / archive_file(spec.file, number)
             if path.exists():
@@ -834,10 +842,22 @@ class Aggregator:
                 archive_self=output.base_url + archive_path(spec.file, number),
             )
             after = pages[index - 1][1] if index else 0
-            stories = self.store.stories_between(spec.topic, after, last)
-            write_if_changed(path, render_atom(spec, stories, context, paging), durable=True)
-            changed.append(path)
-        return page, changed
+            missing.append((path, (spec, self.store.stories_between(spec.topic, after, last), context, paging)))
+        return page, changed, missing
+
+    def _write_archive_pages(self, pages: list[ArchivePage]) -> list[Path]:
+        """Render and write archive pages. Many at once (a first poll of a few hundred feeds closes
+        a hundred pages, a few seconds of rendering) are rendered by the parser processes, on
+        every core; a few, in this process."""
+        from aggregator.publish import render_atom
+
+        if len(pages) >= POOLED_ARCHIVE_PAGES:
+            texts = self._parser_pool().render_atom_pages([page for _, page in pages])
+        else:
+            texts = [render_atom(*page) for _, page in pages]
+        for (path, _), text in zip(pages, texts, strict=True):
+            write_if_changed(path, text, durable=True)
+        return [path for path, _ in pages]
 
     def feed_topics(self) -> dict[str, Topic]:
         """The topics that get a feed: the configured ones, then those sources were added with.

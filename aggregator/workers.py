@@ -18,15 +18,22 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aggregator.parse import parse_feed
 from aggregator.prepare import prepare_changed_items
 from aggregator.store import NewItem
 from aggregator.topics import TopicMatcher
-from aggregator.types import ParsedFeed, Source
+from aggregator.types import ParsedFeed, Source, Story
+
+if TYPE_CHECKING:
+    from aggregator.publish import FeedContext, FeedSpec, Paging
 
 # The feed (its entries dropped once prepared), its new and changed items, and every entry's version.
 Prepared = tuple[ParsedFeed, list[NewItem], frozenset[int]]
+
+# What `render_atom` renders an archive page from: the feed, its stories, the context and the page links.
+AtomPage = tuple["FeedSpec", list[Story], "FeedContext", "Paging"]
 
 MAX_PROCESSES = 8
 
@@ -44,6 +51,12 @@ def parse_and_prepare(
     parsed = parse_feed(body, headers, url, now)
     items, versions = prepare_changed_items(source, parsed.entries, matcher, stored)
     return dataclasses.replace(parsed, entries=()), items, versions
+
+
+def _render_atom_page(page: AtomPage) -> bytes:
+    from aggregator.publish import render_atom
+
+    return render_atom(*page)
 
 
 class ParserPool:
@@ -71,6 +84,16 @@ class ParserPool:
         except BrokenProcessPool:
             self.close()
             return loop.run_in_executor(self._start(), job)
+
+    def render_atom_pages(self, pages: list[AtomPage]) -> list[bytes]:
+        """`render_atom` of each page, in the worker processes (in this one if the pool broke)."""
+        from aggregator.publish import render_atom
+
+        try:
+            return list(self._start().map(_render_atom_page, pages))
+        except BrokenProcessPool:
+            self.close()
+            return [render_atom(*page) for page in pages]
 
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:

@@ -135,3 +135,21 @@ def test_archive_pages_are_served_with_validators(wire: Wire, feed_server: FeedS
         ):
             assert daemon.get(missing).status == 404, missing
         assert daemon.stop() == 0
+
+
+def test_many_pages_rendered_by_the_parser_processes_equal_pages_rendered_alone(
+    wire: Wire, feed_server: FeedServer
+) -> None:
+    # 60 stories, 2 a page: a first poll closes 30 pages at once, which the parser processes render.
+    wire.configure(output={"limit": 2, "archive_pages": 40}, topics=[])
+    wire.add(feed_server.serve("/desk.xml", rss(stories(1, 60))))
+    assert wire.run("poll").returncode == 0
+    archive = wire.public / "archive" / "off-the-wire"
+    pooled = {path.name: path.read_bytes() for path in archive.iterdir()}
+    assert len(pooled) == 30
+    # A few missing pages are rendered in the main process: the same bytes.
+    for name in ("1.atom", "15.atom", "30.atom"):
+        (archive / name).unlink()
+    assert wire.run("publish").returncode == 0
+    assert {path.name: path.read_bytes() for path in archive.iterdir()} == pooled
+    assert walk_back(wire)[1:] == [titles(archive / f"{n}.atom") for n in range(30, 0, -1)]

@@ -412,6 +412,13 @@ class Headline:
     def initials(self) -> tuple[str, str]:
         return _initials(f"{self.title} {self.summary}")
 
+    def work_out_names(self) -> Headline:
+        """Work out now what is otherwise worked out when first compared: the parser processes do
+        it for every new report, so that the one thread that matches stories does not."""
+        for name in ("all_tokens", "names", "places", "summary_names", "first", "capitalised", "mentions", "initials"):
+            getattr(self, name)
+        return self
+
     def has_initials(self, word: str) -> bool:
         """Whether `word` (2 to 5 letters) is the initials of a run of this report's words."""
         return 2 <= len(word) <= 5 and any(word in letters for letters in self.initials)

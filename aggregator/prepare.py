@@ -42,7 +42,7 @@ def prepare_changed_items(
         if version in stored:
             continue
         summary_text = plain_text(entry.summary) if entry.summary else ""
-        head = dedupe.headline(entry.title, summary_text)
+        head = dedupe.headline(entry.title, summary_text).work_out_names()
         facts = ItemFacts(
             title=entry.title,
             summary_html=entry.summary,

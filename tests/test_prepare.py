@@ -3,6 +3,9 @@ prepared again; new and rewritten entries are, and a key repeated in a feed keep
 
 from __future__ import annotations
 
+import pickle
+
+from aggregator.dedupe import compare, headline
 from aggregator.prepare import prepare_changed_items, prepare_items
 from aggregator.topics import TopicMatcher
 from aggregator.types import Entry, Source, Topic
@@ -40,3 +43,14 @@ def test_a_key_repeated_in_a_feed_keeps_its_first_copy_even_when_that_copy_is_st
     copy = Entry("a", "Oil depot fire in Valmora: a second, different copy", "https://wire.example/a")
     items, _ = prepare_changed_items(SOURCE, [FIRST[0], copy], MATCHER, stored)
     assert items == []
+
+
+def test_prepared_headlines_carry_their_names_to_the_process_that_matches_stories() -> None:
+    entry = Entry("d", "Okafor strikes late as Northbridge edge Castlegate", "https://wire.example/d",
+                  summary="<p>Northbridge United beat Castlegate Rovers 2-1 on Saturday.</p>")  # fmt: skip
+    (item,) = prepare_items(SOURCE, [entry], MATCHER)
+    arrived = pickle.loads(pickle.dumps(item.match))  # as the parser processes send it
+    assert {"names", "capitalised", "mentions", "initials"} <= set(vars(arrived))
+    fresh = headline(entry.title, "Northbridge United beat Castlegate Rovers 2-1 on Saturday.")
+    other = headline("Northbridge United beat Castlegate Rovers 2-1")
+    assert compare(arrived, other) == compare(fresh, other) and compare(arrived, other).same

@@ -1,5 +1,6 @@
 """Preparing entries to store: a feed that changed is mostly entries stored before, which are not
-prepared again; new and rewritten entries are, and a key repeated in a feed keeps its first copy."""
+prepared again; new and rewritten entries are, and a key repeated in a feed keeps its first copy.
+Prepared headlines carry the names worked out for matching."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Parsing and preparing are most of a cold poll's CPU, and one Python process work
 The pool's processes are started by a fork server (a clean process, not a fork of one with
 threads in it). A poll of a few sources works inline instead: starting the pool costs more than
 it saves there. Only matching stories and writing stay in the main process: they need the
-database.
+database. A publish that closes many archive pages at once (a first poll) renders them here too.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def _render_atom_page(page: AtomPage) -> bytes:
 
 
 class ParserPool:
-    """Processes that run `parse_and_prepare`, started when first needed and kept until `close()`."""
+    """Processes that run `parse_and_prepare` (and render archive pages when a publish closes
+    many), started when first needed and kept until `close()`."""
 
     def __init__(self, processes: int | None = None) -> None:
         self.processes = processes or min(MAX_PROCESSES, os.cpu_count() or 1)

@@ -1,5 +1,6 @@
 """A poll of many sources parses and prepares in the process pool; what it stores is exactly what
-a poll that works inline stores, and a worker that dies costs nothing but time. Each feed is
+a poll that works inline stores, and a worker that dies costs nothing but time (archive pages
+the pool was to render are rendered in the main process). Each feed is
 stored as soon as it is ready, while slower feeds are still being fetched."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import aggregator.core
 from aggregator.config import OutputSettings, PollSettings, Settings, StorageSettings
 from aggregator.core import Aggregator, make_aggregator
 from aggregator.exceptions import StorageError
+from aggregator.publish import MERGED_FEED_FILE, MERGED_FEED_PATH, FeedContext, FeedSpec, Paging, render_atom
 from aggregator.store import SaveCounts, Store
 from aggregator.types import Topic
 
@@ -169,3 +171,21 @@ def test_a_poll_whose_storing_fails_loses_nothing_the_next_poll_can_store(
         monkeypatch.setattr(Store, "save_items", save)
         pooled.poll(every_source=True)
         assert len(pooled.store.items(limit=1000)) == FEEDS * 7
+
+
+def test_archive_pages_are_rendered_here_when_the_workers_died(urls: list[str], tmp_path: Path) -> None:
+    with install(tmp_path / "pool", urls) as pooled:
+        pooled.poll(publish=False)
+        stories = pooled.store.latest_stories(None, 6)
+        context = FeedContext(pooled.store.meta("install_id"), "http://127.0.0.1/", {}, minutes_ago(0))
+        spec = FeedSpec(MERGED_FEED_PATH, MERGED_FEED_FILE, "Off the wire", "Every wire")
+        pages = [(spec, stories[n : n + 2], context, Paging(archive_self=f"http://127.0.0.1/{n}")) for n in (0, 2, 4)]
+        expected = [render_atom(*page) for page in pages]
+        pool = pooled._parser_pool()
+        executor = pool._start()
+        executor.submit(os.getpid).result(timeout=30)  # the workers are up
+        for pid in list(executor._processes):
+            os.kill(pid, signal.SIGKILL)
+        assert pool.render_atom_pages(pages) == expected  # rendered in this process instead
+        assert pool.render_atom_pages(pages) == expected  # and a new pool renders the next ones
+        assert pool._executor is not None

@@ -1,7 +1,7 @@
 """A poll of many sources parses and prepares in the process pool; what it stores is exactly what
 a poll that works inline stores, and a worker that dies costs nothing but time (archive pages
-the pool was to render are rendered in the main process). Each feed is
-stored as soon as it is ready, while slower feeds are still being fetched."""
+the pool was to render are rendered in the main process). Each feed is stored as soon as it is
+ready, while slower feeds are still being fetched."""
 
 from __future__ import annotations
 

@@ -328,6 +328,8 @@ class Aggregator:
         until its body is stored, so bodies never pile up in memory faster than they are stored."""
         loop = asyncio.get_running_loop()
         self._running_fetch = (loop, asyncio.current_task())
+        from aggregator.workers import parse_and_prepare
+
         wide = len(sources) >= PARALLEL_PARSE_MIN_SOURCES
         broken = 0
         by_url = {source.url: source for source in sources}
@@ -356,8 +358,8 @@ class Aggregator:
                     loop.call_soon_threadsafe(_settle, done)
 
             if wide:
-                future = self._parser_pool().prepare(
-                    loop,
+                job = functools.partial(
+                    parse_and_prepare,
                     result.body or b"",
                     result.headers,
                     result.final_url,
@@ -366,6 +368,7 @@ class Aggregator:
                     self.matcher,
                     self._stored_versions.get(source.id, frozenset()),
                 )
+                future = self._parser_pool().prepare(loop, job)
                 future.add_done_callback(functools.partial(parsed, (source, result), stored))
             else:
                 ready((source, result, None), stored)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -67,19 +67,9 @@ class ParserPool:
         self.processes = processes or min(MAX_PROCESSES, os.cpu_count() or 1)
         self._executor: ProcessPoolExecutor | None = None
 
-    def prepare(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        body: bytes,
-        headers: dict[str, str],
-        url: str,
-        now: datetime,
-        source: Source,
-        matcher: TopicMatcher,
-        stored: frozenset[int],
-    ) -> asyncio.Future[Prepared]:
-        """`parse_and_prepare` in a worker process; a pool whose worker died is replaced first."""
-        job = functools.partial(parse_and_prepare, body, headers, url, now, source, matcher, stored)
+    def prepare(self, loop: asyncio.AbstractEventLoop, job: Callable[[], Prepared]) -> asyncio.Future[Prepared]:
+        """Run `job` (`parse_and_prepare` bound to its arguments) in a worker process; a pool whose
+        worker died is replaced first."""
         try:
             return loop.run_in_executor(self._start(), job)
         except BrokenProcessPool:

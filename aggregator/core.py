@@ -525,10 +525,11 @@ class Aggregator:
     def choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
         """The candidate story this item's headline (and summary) matches best, if any."""
         mine = item.match or self._headline(item.title, item.summary)
+        published = item.published or self.clock()
         return dedupe.choose_story(
             mine,
             [
-                (r.story_id, self._headline(r.title, r.summary))
+                (r.story_id, self._headline(r.title, r.summary), _hours_between(published, r.published))
                 for r in reports
                 if r.words is None or dedupe.may_match(mine, r.words)
             ],
@@ -689,7 +690,9 @@ class Aggregator:
         window = timedelta(hours=self.settings.dedupe.window_hours)
         link_a, link_b = dedupe.canonical_url(a.link), dedupe.canonical_url(b.link)
         match = dedupe.compare(
-            dedupe.headline(a.title, plain_text(a.summary)), dedupe.headline(b.title, plain_text(b.summary))
+            dedupe.headline(a.title, plain_text(a.summary)),
+            dedupe.headline(b.title, plain_text(b.summary)),
+            _hours_between(a.published, b.published),
         )
         if apart > window:
             same, reason = False, f"published {apart} apart, more than [dedupe] window_hours"
@@ -890,6 +893,10 @@ class Aggregator:
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _hours_between(a: datetime, b: datetime | None) -> float | None:
+    return abs(a - b).total_seconds() / 3600 if b is not None else None
 
 
 def _needs_parsing(source: Source, result: FetchResult) -> bool:

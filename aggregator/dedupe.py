@@ -269,14 +269,11 @@ HEADLINE_WORDS = {
 SYNONYMS = UNITS | HEADLINE_WORDS | {"usa": "us", "uk": "britain", "britains": "britain"}
 # Capitalised in English, yet they name no one: a month or a weekday is not an actor of the story.
 # So is a unit or a word of HEADLINE_WORDS, capitalised as every German noun is ("2,6 Prozent").
-NOT_NAMES = (
-    frozenset(
-        """january february march april may june july august september october november december
+CALENDAR = frozenset(
+    """january february march april may june july august september october november december
     monday tuesday wednesday thursday friday saturday sunday""".split()
-    )
-    | frozenset(UNITS.values())
-    | frozenset(HEADLINE_WORDS.values())
 )
+NOT_NAMES = CALENDAR | frozenset(UNITS.values()) | frozenset(HEADLINE_WORDS.values())
 # After a figure, a single letter is a scale: "$480m", "3m years".
 SCALE_LETTERS = {"m": "mn", "b": "bn", "k": "thousand"}
 MIN_MATCH_TOKENS = 3
@@ -299,6 +296,15 @@ SAME_STORY_NAMED_JACCARD = 0.5
 # Reports (headline and summary together) sharing this much of their words, a name or telling
 # figure among them, are one story.
 SAME_STORY_TEXT_JACCARD = 0.4
+# Reports this close in time that share a name and a word of what happened, neither naming anyone
+# the other does not mention, are one story developing ("Kerala floods kill 12" / "Kerala floods:
+# death toll climbs to 22"). Further apart, they are a follow-up ("Fujian begins rebuilding after
+# Typhoon Senbai", three days on), or a recurring story ("Wall Street opens higher").
+DEVELOPING_HOURS = 12.0
+# What happened is told by a word of this many letters or more ("flood", "outage", "rocket").
+EVENT_WORD_LETTERS = 4
+# A headline with this many commas lists several stories.
+DIGEST_COMMAS = 2
 LSH_BANDS = 16
 LSH_ROWS = 2  # a band key holds its two values side by side (see lsh_keys)
 # At most this many names and figures of a headline make pair keys (at most 10 keys).
@@ -412,10 +418,30 @@ class Headline:
     def initials(self) -> tuple[str, str]:
         return _initials(f"{self.title} {self.summary}")
 
+    @functools.cached_property
+    def name_prefixes(self) -> frozenset[str]:
+        """The first letters of the headline's names, as `_alike` compares them."""
+        return frozenset(name[:NAME_PREFIX] for name in self.names)
+
+    @functools.cached_property
+    def digest(self) -> bool:
+        """A headline listing several stories: "Daily briefing: Kerala floods, Harbourline deal, Vega-X failure"."""
+        return self.title.count(", ") >= DIGEST_COMMAS
+
     def work_out_names(self) -> Headline:
         """Work out now what is otherwise worked out when first compared: the parser processes do
         it for every new report, so that the one thread that matches stories does not."""
-        for name in ("all_tokens", "names", "places", "summary_names", "first", "capitalised", "mentions", "initials"):
+        for name in (
+            "all_tokens",
+            "names",
+            "places",
+            "summary_names",
+            "first",
+            "capitalised",
+            "mentions",
+            "initials",
+            "digest",
+        ):
             getattr(self, name)
         return self
 
@@ -459,23 +485,32 @@ def headline(title: str, summary: str = "") -> Headline:
     )
 
 
-def compare(a: Headline, b: Headline) -> Match:
-    """Are two reports one story? Pure and symmetric."""
+def compare(a: Headline, b: Headline, hours_apart: float | None = None) -> Match:
+    """Are two reports one story? Pure and symmetric. With `hours_apart`, the hours between the
+    reports, reports of a story developing within DEVELOPING_HOURS are joined too."""
     if not a.specific or not b.specific:
         return Match(False, 0.0, "a headline is too short to name one event")
     overlap = _Overlap.of(a, b)
     shared, jaccard, containment = a.tokens & b.tokens, overlap.jaccard, overlap.containment
     summary, whole, told = overlap.summary, overlap.whole, overlap.told
     score = max(jaccard, containment * SAME_STORY_JACCARD / SAME_STORY_CONTAINMENT)
-    if overlap.too_little:
+    developing = hours_apart is not None and hours_apart <= DEVELOPING_HOURS
+    if overlap.too_little and not developing:
         return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
     # Chinese and Japanese headlines open with their place or actor: neither mentions the other's.
     if a.subject and b.subject and not _has_subject(a, b) and not _has_subject(b, a):
         return Match(False, score, f"different subjects ({a.subject} / {b.subject})")
+    only_a, only_b = _unexplained(a, b), _unexplained(b, a)
+    if developing and not (only_a and only_b) and (told_of := _developing(a, b)):
+        name, event = told_of
+        return Match(
+            True, score, f"a story developing: both name {name} and tell of {event}, {hours_apart:.0f} h apart"
+        )
+    if overlap.too_little:
+        return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
     facts = _shared_facts(a, b)
     # Each headline names someone or somewhere the other never mentions: different actors (unless
     # they share two names or figures: "EU fines Veltrix €480m" / "Brussels hits Veltrix with €480m fine").
-    only_a, only_b = _unexplained(a, b), _unexplained(b, a)
     if only_a and only_b and jaccard < NAMES_OVERRULED and facts < SAME_STORY_FACTS:
         return Match(False, score, f"different names ({_listed(only_a)} / {_listed(only_b)})")
     # A rising toll in the same place is the same story; other figures in other places are not.
@@ -517,6 +552,38 @@ def compare(a: Headline, b: Headline) -> Match:
             f"{facts} names and figures shared; {told:.2f} of one headline is in the other report",
         )
     return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
+
+
+def _developing(a: Headline, b: Headline) -> tuple[str, str] | None:
+    """A name one headline gives whole and the other has too ("Orbica Cloud", "Kerala") and a word of what happened
+    that both use ("outage", "flood"), or None. Headlines whose case tells no names, and digests
+    listing several stories ("Daily briefing: Kerala floods, Harbourline deal, Vega-X failure"),
+    have none."""
+    if not a.cased or not b.cased or a.digest or b.digest:
+        return None
+    names = [entity for entity in a.entities if _given_whole(entity, a, b)] or [
+        entity for entity in b.entities if _given_whole(entity, b, a)
+    ]
+    if not names:
+        return None
+    name_words = frozenset(word for entity in names for word in entity)
+    events = sorted(
+        word
+        for word in a.tokens & b.tokens
+        if len(word) >= EVENT_WORD_LETTERS
+        and word not in a.numbers
+        and word not in _NOT_EVENTS
+        and not _alike(word, name_words)
+    )
+    return (" ".join(names[0]), events[0]) if events else None
+
+
+def _given_whole(entity: tuple[str, ...], a: Headline, b: Headline) -> bool:
+    """Is every word of a name of headline `a` among the names of headline `b`? A first word
+    counts only when it looks like a name or either report capitalises it elsewhere."""
+    if entity == (a.first,) and not _name_like(a.first) and not _alike(a.first, a.capitalised | b.capitalised):
+        return False
+    return all(_alike(word, b.names) for word in entity)
 
 
 def _shared_facts(a: Headline, b: Headline) -> int:
@@ -609,7 +676,12 @@ def may_match(a: Headline, stored_words: str) -> bool:
         return False
     b_summary = frozenset(summary.split(_WORD_SEPARATOR)) if summary else frozenset()
     overlap = _Overlap.between(a.tokens, a.summary_tokens, a.all_tokens, b, b_summary, b | b_summary)
-    return not overlap.too_little
+    if not overlap.too_little:
+        return True
+    # A story developing shares with it a name and a word of what happened, and little else.
+    if not a.cased or a.digest or a.tokens.isdisjoint(b):
+        return False
+    return not a.name_prefixes.isdisjoint(word[:NAME_PREFIX] for word in b)
 
 
 def _has_subject(a: Headline, b: Headline) -> bool:
@@ -683,11 +755,12 @@ def different_events(a: Headline, b: Headline) -> bool:
     return bool(only_a and only_b) and jaccard < NAMES_OVERRULED and _shared_facts(a, b) < SAME_STORY_FACTS
 
 
-def choose_story(head: Headline, candidates: Sequence[tuple[int, Headline]]) -> int | None:
-    """The story whose report matches `head` best, or None when none is the same story."""
+def choose_story(head: Headline, candidates: Sequence[tuple[int, Headline, float | None]]) -> int | None:
+    """The story whose report matches `head` best, or None when none is the same story. Each
+    candidate is (story id, report, hours between the report and `head`, if known)."""
     best: tuple[float, int] | None = None
-    for story_id, other in candidates:
-        match = compare(head, other)
+    for story_id, other, hours_apart in candidates:
+        match = compare(head, other, hours_apart)
         if match.same and (best is None or match.score > best[0]):
             best = (match.score, story_id)
     return best[1] if best else None
@@ -702,10 +775,13 @@ def lsh_keys(head: Headline) -> list[int]:
       sharing little but their actors ("Okafor strikes late as Northbridge edge Castlegate" /
       "Northbridge United beat Castlegate Rovers 2-1") meet too. Names are cut to their first
       letters, so "Sweden" and "Swedish" give one key. A headline in capitals or Title Case, whose
-      names cannot be told from its other words, has band keys only.
+      names cannot be told from its other words, has band keys only;
+    - one key per name (its first five), so that the reports of a story developing, which may
+      share a name and little else ("Kerala floods kill 12" / "Kerala flood death toll rises to
+      31"), meet too. A digest of several stories has none.
 
     Each key is a 64-bit integer (a hash of the band's values or of the pair), so the index stays
-    small. At most 26 keys, each looked up in an index: the cost of finding candidates does not
+    small. At most 31 keys, each looked up in an index: the cost of finding candidates does not
     grow with the number of stored reports."""
     if not head.specific:
         return []
@@ -720,7 +796,8 @@ def lsh_keys(head: Headline) -> list[int]:
     ]
     facts = _key_facts(head)
     pairs = [_hash64(f"n:{x}\x00{y}") for i, x in enumerate(facts) for y in facts[i + 1 :]]
-    return bands + pairs
+    names = [_hash64(f"n:{name}") for name in _key_names(head)]
+    return bands + pairs + names
 
 
 def _hash64(text: str) -> int:
@@ -731,6 +808,14 @@ def _hash64(text: str) -> int:
 def _signed64(value: int) -> int:
     """An unsigned 64-bit value as SQLite's signed INTEGER."""
     return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _key_names(head: Headline) -> list[str]:
+    """The names a story developing may share with a new report and little else, cut as in `_key_facts`."""
+    if not head.cased or head.digest:
+        return []
+    names = (word[:NAME_PREFIX] for entity in head.entities for word in entity)
+    return list(dict.fromkeys(names))[:MAX_KEY_FACTS]
 
 
 def _key_facts(head: Headline) -> list[str]:
@@ -883,6 +968,8 @@ def _stem(word: str) -> str:
 
 
 _NOT_NAME_FORMS = NOT_NAMES | frozenset(_stem(word) for word in NOT_NAMES)
+# A date or a unit tells when or how much, not what happened.
+_NOT_EVENTS = frozenset(_stem(word) for word in CALENDAR | frozenset(UNITS.values()))
 
 
 def _arabic_stem(word: str) -> str:

@@ -824,7 +824,10 @@ class Store:
             newest = len(reports) - CANDIDATE_REPORTS_NEWEST
             chosen += [row for n, row in enumerate(reports) if n < CANDIDATE_REPORTS_OLDEST or n >= newest]
         chosen.sort(key=lambda row: row[4])
-        return [StoredReport(story_id, title, summary, words=words) for story_id, _, title, summary, _, words in chosen]
+        return [
+            StoredReport(story_id, title, summary, from_text(when), words)
+            for story_id, _, title, summary, when, words in chosen
+        ]
 
     def _reports(self, story_id: int) -> list[StoredReport]:
         rows = self.db.execute(

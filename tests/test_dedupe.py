@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregator.dedupe import (
+    DEVELOPING_HOURS,
     LSH_BANDS,
     Headline,
     canonical_url,
@@ -429,14 +430,57 @@ def test_lsh_keys_let_rewordings_that_share_their_names_meet() -> None:
 
 def test_lsh_keys_are_few() -> None:
     keys = lsh_keys(headline("EU fines Veltrix 840 million euros over Irish data transfers to US, Brussels says"))
-    assert len(keys) == len(set(keys)) <= 26
+    assert len(keys) == len(set(keys)) <= 31
+
+
+def test_lsh_keys_let_reports_of_a_developing_story_meet_through_one_name() -> None:
+    first = set(lsh_keys(headline("Floods in India's Kerala kill 12 after days of heavy rain")))
+    later = set(lsh_keys(headline("Kerala floods: death toll climbs to 22 as rescuers search for missing")))
+    digest = set(lsh_keys(headline("Daily briefing: Kerala floods, Harbourline deal, Vega-X failure")))
+    assert first & later
+    assert not first & digest  # a digest makes no name keys: it names several stories
+
+
+# A story developing: reports hours apart that share a name and a word of what happened.
+KERALA_FIRST = headline("Floods in India's Kerala kill 12 after days of heavy rain")
+KERALA_LATER = headline("Kerala floods: death toll climbs to 22 as rescuers search for missing")
+
+
+def test_a_story_developing_within_hours_is_one_story() -> None:
+    match = compare(KERALA_FIRST, KERALA_LATER, hours_apart=6)
+    assert match.same
+    assert match.reason == "a story developing: both name kerala and tell of flood, 6 h apart"
+    assert compare(KERALA_LATER, KERALA_FIRST, hours_apart=6).same
+    assert may_match(KERALA_LATER, match_words(KERALA_FIRST))
+
+
+def test_a_story_developing_needs_the_reports_close_in_time() -> None:
+    assert not compare(KERALA_FIRST, KERALA_LATER).same  # times unknown
+    assert not compare(KERALA_FIRST, KERALA_LATER, hours_apart=DEVELOPING_HOURS + 1).same
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # each names a bank the other does not mention
+        ("Reserve Bank of Australia holds cash rate at 3.6%", "Reserve Bank of India holds repo rate at 5.5%"),
+        # a digest lists several stories
+        ("Daily briefing: Kerala floods, Harbourline deal, Vega-X failure", "Kerala floods kill 12 in Idukki"),
+        # a day of the week says when, not what happened
+        ("Veltrix results due on Monday", "Veltrix chief to step down on Monday"),
+        # only a name in common
+        ("Northbridge United sign Okafor", "Northbridge United fans protest ticket prices"),
+    ],
+)
+def test_reports_hours_apart_sharing_a_name_are_not_always_one_story(first: str, second: str) -> None:
+    assert not compare(headline(first), headline(second), hours_apart=1).same
 
 
 def test_choose_story_takes_the_best_matching_candidate() -> None:
     new = headline("Typhoon Senbai makes landfall in Fujian; 300,000 evacuated")
     candidates = [
-        (1, headline("Wall Street opens higher as chip stocks rebound")),
-        (2, headline("Typhoon Senbai makes landfall in Fujian, 300,000 evacuated - Meridian Wire")),
+        (1, headline("Wall Street opens higher as chip stocks rebound"), 1.0),
+        (2, headline("Typhoon Senbai makes landfall in Fujian, 300,000 evacuated - Meridian Wire"), None),
     ]
     assert choose_story(new, candidates) == 2
     assert choose_story(new, candidates[:1]) is None
@@ -605,8 +649,9 @@ REPORTS = st.tuples(st.lists(WORDS, max_size=9).map(" ".join), st.lists(WORDS, m
 @given(REPORTS, REPORTS)
 def test_reports_made_of_wire_words_compare_the_same_both_ways(first: tuple[str, str], second: tuple[str, str]) -> None:
     a, b = headline(*first), headline(*second)
-    one, other = compare(a, b), compare(b, a)
-    assert (one.same, one.score) == (other.same, other.score)
+    for hours_apart in (None, 1):
+        one, other = compare(a, b, hours_apart), compare(b, a, hours_apart)
+        assert (one.same, one.score) == (other.same, other.score)
     assert compare(a, a).same == a.specific
 
 
@@ -622,10 +667,9 @@ def test_may_match_rules_out_no_pair_that_compare_joins_and_most_that_it_does_no
     joined = ruled_out = apart = 0
     for a, b in itertools.combinations(heads[::2], 2):
         possible = may_match(a, match_words(b))
-        assert possible == may_match(b, match_words(a))
-        if compare(a, b).same:
+        if compare(a, b, hours_apart=1).same:  # hours apart: a story developing is joined too
             joined += 1
-            assert possible, (a.title, b.title)
+            assert possible and may_match(b, match_words(a)), (a.title, b.title)
         else:
             apart += 1
             ruled_out += not possible

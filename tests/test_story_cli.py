@@ -87,3 +87,23 @@ def test_topics_test_without_a_headline_exits_2(wire: Wire) -> None:
     result = wire.run("topics", "test")
     assert result.returncode == 2
     assert "needs a headline" in result.stderr
+
+
+def test_reports_of_a_story_developing_hours_apart_are_one_story(wire: Wire, feed_server: FeedServer) -> None:
+    first = ("urn:harbour:kerala", "Floods in India's Kerala kill 12 after days of heavy rain", None, minutes_ago(400))
+    later = (
+        "urn:meridian:kerala",
+        "Kerala floods: death toll climbs to 22 as rescuers search for missing",
+        None,
+        minutes_ago(40),
+    )
+    wire.add(feed_server.serve("/harbour.xml", rss([first])), "--name", "Harbour Daily")
+    wire.add(feed_server.serve("/meridian.xml", rss([later])), "--name", "Meridian Wire")
+    assert wire.run("poll").returncode == 0
+
+    [story] = wire.json("stories")
+    assert {r["source"] for r in story["reports"]} == {"Harbour Daily", "Meridian Wire"}
+    ids = [i["id"] for i in wire.json("items")]
+    verdict = wire.json("why", *map(str, ids))
+    assert verdict["same_story"] is True
+    assert verdict["reason"] == "a story developing: both name kerala and tell of flood, 6 h apart"

@@ -296,11 +296,13 @@ SAME_STORY_NAMED_JACCARD = 0.5
 # Reports (headline and summary together) sharing this much of their words, a name or telling
 # figure among them, are one story.
 SAME_STORY_TEXT_JACCARD = 0.4
-# Reports this close in time that share a name and a word of what happened, neither naming anyone
-# the other does not mention, are one story developing ("Kerala floods kill 12" / "Kerala floods:
-# death toll climbs to 22"). Further apart, they are a follow-up ("Fujian begins rebuilding after
-# Typhoon Senbai", three days on), or a recurring story ("Wall Street opens higher").
-DEVELOPING_HOURS = 12.0
+# Reports this close in time that share a name and a word of what happened, or two names, neither
+# naming anyone the other does not mention, are one story developing ("Kerala floods kill 12" /
+# "Kerala floods: death toll climbs to 22"). Further apart, they may be a recurring story ("Wall
+# Street opens higher" / "Wall Street: stocks close higher", 7 hours on), a scoop and its
+# announcement ("Harbourline Bank nears deal for Crestmoor" / "Harbourline Bank agrees to buy
+# Crestmoor", 10 hours on) or a follow-up ("Fujian begins rebuilding after Typhoon Senbai").
+DEVELOPING_HOURS = 6.0
 # What happened is told by a word of this many letters or more ("flood", "outage", "rocket").
 EVENT_WORD_LETTERS = 4
 # A headline with this many commas lists several stories.
@@ -501,11 +503,8 @@ def compare(a: Headline, b: Headline, hours_apart: float | None = None) -> Match
     if a.subject and b.subject and not _has_subject(a, b) and not _has_subject(b, a):
         return Match(False, score, f"different subjects ({a.subject} / {b.subject})")
     only_a, only_b = _unexplained(a, b), _unexplained(b, a)
-    if developing and not (only_a and only_b) and (told_of := _developing(a, b)):
-        name, event = told_of
-        return Match(
-            True, score, f"a story developing: both name {name} and tell of {event}, {hours_apart:.0f} h apart"
-        )
+    if developing and not (only_a and only_b) and (shared_facts := _developing(a, b)):
+        return Match(True, score, f"a story developing: both name {shared_facts}, {hours_apart:.0f} h apart")
     if overlap.too_little:
         return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
     facts = _shared_facts(a, b)
@@ -554,19 +553,24 @@ def compare(a: Headline, b: Headline, hours_apart: float | None = None) -> Match
     return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
 
 
-def _developing(a: Headline, b: Headline) -> tuple[str, str] | None:
-    """A name one headline gives whole and the other has too ("Orbica Cloud", "Kerala") and a word of what happened
-    that both use ("outage", "flood"), or None. Headlines whose case tells no names, and digests
-    listing several stories ("Daily briefing: Kerala floods, Harbourline deal, Vega-X failure"),
-    have none."""
+def _developing(a: Headline, b: Headline) -> str | None:
+    """What two reports of a story developing share: a name one headline gives whole and the other
+    has too ("Kerala", "Orbica Cloud") and a word of what happened that both use ("flood",
+    "outage"), or two such names ("Northbridge", "Castlegate"); None when they do not. Headlines
+    whose case tells no names, and digests listing several stories ("Daily briefing: Kerala floods,
+    Harbourline deal, Vega-X failure"), share none."""
     if not a.cased or not b.cased or a.digest or b.digest:
         return None
-    names = [entity for entity in a.entities if _given_whole(entity, a, b)] or [
-        entity for entity in b.entities if _given_whole(entity, b, a)
-    ]
+    names = max(
+        [entity for entity in a.entities if _given_whole(entity, a, b)],
+        [entity for entity in b.entities if _given_whole(entity, b, a)],
+        key=len,
+    )
     if not names:
         return None
-    name_words = frozenset(word for entity in names for word in entity)
+    if len(names) >= 2:
+        return f"{' '.join(names[0])} and {' '.join(names[1])}"
+    name_words = frozenset(names[0])
     events = sorted(
         word
         for word in a.tokens & b.tokens
@@ -575,7 +579,7 @@ def _developing(a: Headline, b: Headline) -> tuple[str, str] | None:
         and word not in _NOT_EVENTS
         and not _alike(word, name_words)
     )
-    return (" ".join(names[0]), events[0]) if events else None
+    return f"{' '.join(names[0])} and tell of {events[0]}" if events else None
 
 
 def _given_whole(entity: tuple[str, ...], a: Headline, b: Headline) -> bool:

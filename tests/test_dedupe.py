@@ -454,6 +454,16 @@ def test_a_story_developing_within_hours_is_one_story() -> None:
     assert may_match(KERALA_LATER, match_words(KERALA_FIRST))
 
 
+def test_a_story_developing_may_share_two_names_and_no_other_word() -> None:
+    match = compare(
+        headline("Okafor strikes late as Northbridge edge Castlegate"),
+        headline("Northbridge United beat Castlegate Rovers 2-1"),
+        hours_apart=1,
+    )
+    assert match.same
+    assert match.reason == "a story developing: both name northbridg and castlegat, 1 h apart"
+
+
 def test_a_story_developing_needs_the_reports_close_in_time() -> None:
     assert not compare(KERALA_FIRST, KERALA_LATER).same  # times unknown
     assert not compare(KERALA_FIRST, KERALA_LATER, hours_apart=DEVELOPING_HOURS + 1).same

@@ -90,7 +90,7 @@ def test_topics_test_without_a_headline_exits_2(wire: Wire) -> None:
 
 
 def test_reports_of_a_story_developing_hours_apart_are_one_story(wire: Wire, feed_server: FeedServer) -> None:
-    first = ("urn:harbour:kerala", "Floods in India's Kerala kill 12 after days of heavy rain", None, minutes_ago(400))
+    first = ("urn:harbour:kerala", "Floods in India's Kerala kill 12 after days of heavy rain", None, minutes_ago(340))
     later = (
         "urn:meridian:kerala",
         "Kerala floods: death toll climbs to 22 as rescuers search for missing",
@@ -106,4 +106,4 @@ def test_reports_of_a_story_developing_hours_apart_are_one_story(wire: Wire, fee
     ids = [i["id"] for i in wire.json("items")]
     verdict = wire.json("why", *map(str, ids))
     assert verdict["same_story"] is True
-    assert verdict["reason"] == "a story developing: both name kerala and tell of flood, 6 h apart"
+    assert verdict["reason"] == "a story developing: both name kerala and tell of flood, 5 h apart"

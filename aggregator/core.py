@@ -262,7 +262,7 @@ class Aggregator:
         if names:
             sources = list({s.id: s for s in (self.find_source(n) for n in names)}.values())
         elif every_source:
-            sources = [s for s in self.store.sources() if s.enabled]
+            sources = [s for s in self.store.sources(counted=False) if s.enabled]
         else:
             sources = self.store.due_sources(self.clock())
         # Stored items follow the current rules before new ones join them (on a new database this
@@ -587,9 +587,10 @@ class Aggregator:
             "last_status": result.status,
             "last_error": None,
             "error_count": 0,
-            "hints": hints,
             **_schedule_fields(decision),
         }
+        if hints != source.hints:
+            fields["hints"] = hints
         if not keep_validators:
             fields["etag"] = result.etag
             fields["last_modified"] = result.last_modified

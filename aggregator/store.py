@@ -554,13 +554,17 @@ class Store:
             raise NotFoundError(f"No source matches {url_or_id!r}; `offthewire list` shows the sources.")
         return rows[0]
 
-    def sources(self) -> list[Source]:
-        return self._sources("s.removed_at IS NULL", [])
+    def sources(self, counted: bool = True) -> list[Source]:
+        """Subscribed sources; with `counted`, each with its number of stored items."""
+        return self._sources("s.removed_at IS NULL", [], counted)
 
     def due_sources(self, now: datetime) -> list[Source]:
+        """The enabled sources whose next poll is due (without their item counts, which a poll
+        does not need)."""
         return self._sources(
             "s.removed_at IS NULL AND s.enabled = 1 AND (s.next_fetch_at IS NULL OR s.next_fetch_at <= ?)",
             [to_text(now)],
+            counted=False,
         )
 
     def remove_source(self, source_id: int, keep_items: bool, now: datetime) -> int:
@@ -648,17 +652,27 @@ class Store:
                 fields[validator] = fields[validator].encode("utf-8", "surrogateescape")
         values = {k: to_text(v) if isinstance(v, datetime) else v for k, v in fields.items()}
         assignments = ", ".join(f"{column} = ?" for column in values)
-        with self.transaction():
-            # A source removed while it was being polled is simply not updated.
-            self.db.execute(f"UPDATE sources SET {assignments} WHERE id = ?", [*values.values(), source_id])
+        # A source removed while it was being polled is simply not updated.
+        sql, params = f"UPDATE sources SET {assignments} WHERE id = ?", [*values.values(), source_id]
+        if not self.db.conn.in_transaction:
+            with self.transaction():
+                self.db.conn.execute(sql, params)
+            return
+        # In a batch, one statement needs no savepoint of its own: it is applied whole or not at
+        # all (a poll of 2,000 unchanged feeds spent a tenth of its time on those savepoints).
+        try:
+            self.db.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StorageError(f"The database {self.path} could not be written: {exc}.") from exc
 
     def source_exists(self, source_id: int) -> bool:
         row = self.db.execute("SELECT 1 FROM sources WHERE id = ? AND removed_at IS NULL", [source_id]).fetchone()
         return row is not None
 
-    def _sources(self, where: str, params: list[Any]) -> list[Source]:
-        sql = f"""SELECT s.*, (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS item_count
-                  FROM sources s WHERE {where} ORDER BY s.id"""
+    def _sources(self, where: str, params: list[Any], counted: bool = True) -> list[Source]:
+        # Counting every source's items took a third of loading 2,000 sources for a poll.
+        count = "(SELECT COUNT(*) FROM items i WHERE i.source_id = s.id)" if counted else "0"
+        sql = f"SELECT s.*, {count} AS item_count FROM sources s WHERE {where} ORDER BY s.id"
         return [_source(row) for row in self._dicts(sql, params)]
 
     # Items and stories

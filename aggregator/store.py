@@ -1007,14 +1007,22 @@ class Store:
 
     def latest_stories(self, topic: str | None, limit: int) -> list[Story]:
         """Stories newest first (by their first report), each with every report, oldest first."""
+        return self.latest_stories_of([topic], limit)[0]
+
+    def latest_stories_of(self, topics: Sequence[str | None], limit: int) -> list[list[Story]]:
+        """`latest_stories` of several feeds at once (each a topic, or None for every story). The
+        merged feed and the topic feeds share many stories: each story's reports are read once."""
+        feeds = [self._dicts(*self._latest_query(topic, limit)) for topic in topics]
+        rows = {row["id"]: row for feed in feeds for row in feed}
+        stories = {story.id: story for story in self._stories(list(rows.values()))}
+        return [[stories[row["id"]] for row in feed if row["id"] in stories] for feed in feeds]
+
+    def _latest_query(self, topic: str | None, limit: int) -> tuple[str, list[Any]]:
         if topic:
             sql = """SELECT s.* FROM story_topics st JOIN stories s ON s.id = st.story_id WHERE st.topic = ?
                      ORDER BY st.published DESC, st.story_id DESC LIMIT ?"""
-            params: list[Any] = [topic, limit]
-        else:
-            sql = "SELECT * FROM stories ORDER BY published DESC, id DESC LIMIT ?"
-            params = [limit]
-        return self._stories(self._dicts(sql, params))
+            return sql, [topic, limit]
+        return "SELECT * FROM stories ORDER BY published DESC, id DESC LIMIT ?", [limit]
 
     def stories_between(self, topic: str | None, after_id: int, last_id: int) -> list[Story]:
         """The stories (of a topic) with ids after `after_id` up to `last_id`, newest first."""
@@ -1054,10 +1062,12 @@ class Store:
         """Stories from their rows, in the rows' order, each with every report, oldest first."""
         if not story_rows:
             return []
-        marks = ",".join("?" * len(story_rows))
+        # The ids as one JSON array, not a parameter each: a publish asks for the stories of every
+        # feed at once, which could pass SQLite's limit of 32,766 parameters.
+        ids = json.dumps([r["id"] for r in story_rows])
         reports: dict[int, list[Item]] = {}
         for item in self._items(
-            f"i.story_id IN ({marks})", [r["id"] for r in story_rows], order="i.published, i.id", limit=None
+            "i.story_id IN (SELECT value FROM json_each(?))", [ids], order="i.published, i.id", limit=None
         ):
             reports.setdefault(item.story_id, []).append(item)
         stories = []

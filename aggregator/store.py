@@ -1101,16 +1101,21 @@ class Store:
         return {topic for (text,) in rows for topic in json.loads(text)}
 
     def _items(self, where: str, params: list[Any], order: str, limit: int | None) -> list[Item]:
-        sql = f"""SELECT i.*, s.url AS source_url, COALESCE(s.name, s.feed_title, s.url) AS source_name,
-                         s.feed_link AS source_feed_link, s.feed_id AS source_feed_id,
-                         s.feed_updated AS source_feed_updated, s.feed_rights AS source_rights,
-                         s.rights AS rights_mode,
-                         (SELECT group_concat(topic, ' ') FROM item_topics t WHERE t.item_id = i.id) AS topics
+        # Only the columns an Item holds, in _item's order, as tuples: a publish reads about a
+        # thousand reports, and a dict for each row was a tenth of its time.
+        sql = f"""SELECT i.id, i.source_id, COALESCE(s.name, s.feed_title, s.url), i.title, i.link, i.summary,
+                         i.content, i.author, i.published, i.updated,
+                         (SELECT group_concat(topic, ' ') FROM item_topics t WHERE t.item_id = i.id),
+                         i.story_id, s.url, s.feed_link, s.feed_id, s.feed_updated, s.feed_rights, s.rights
                   FROM items i JOIN sources s ON s.id = i.source_id
                   WHERE {where} ORDER BY {order}"""
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [_item(row) for row in self._dicts(sql, params)]
+        try:
+            rows = self.db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(f"The database {self.path} could not be read: {exc}.") from exc
+        return [_item(row) for row in rows]
 
     def _dicts(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         try:
@@ -1193,27 +1198,29 @@ def _hints(text: str | None) -> FeedHints:
     )
 
 
-def _item(row: dict[str, Any]) -> Item:
-    published = from_text(row["published"])
-    updated = from_text(row["updated"])
+def _item(row: tuple[Any, ...]) -> Item:
+    """An Item from a row of the columns `Store._items` selects."""
+    (item_id, source_id, source, title, link, summary, content, author, published_at, updated_at, topics, story_id,
+     source_url, feed_link, feed_id, feed_updated, source_rights, rights_mode) = row  # fmt: skip
+    published, updated = from_text(published_at), from_text(updated_at)
     assert published and updated
     return Item(
-        id=row["id"],
-        source_id=row["source_id"],
-        source=row["source_name"],
-        title=row["title"],
-        link=row["link"],
-        summary=row["summary"],
-        content=row["content"],
-        author=row["author"],
+        id=item_id,
+        source_id=source_id,
+        source=source,
+        title=title,
+        link=link,
+        summary=summary,
+        content=content,
+        author=author,
         published=published,
         updated=updated,
-        topics=tuple(sorted(row["topics"].split())) if row["topics"] else (),  # slugs have no spaces
-        story_id=row["story_id"],
-        source_url=row["source_url"],
-        source_feed_link=row["source_feed_link"],
-        source_feed_id=row["source_feed_id"],
-        source_feed_updated=from_text(row["source_feed_updated"]),
-        source_rights=row["source_rights"],
-        rights_mode=row["rights_mode"],
+        topics=tuple(sorted(topics.split())) if topics else (),  # slugs have no spaces
+        story_id=story_id,
+        source_url=source_url,
+        source_feed_link=feed_link,
+        source_feed_id=feed_id,
+        source_feed_updated=from_text(feed_updated),
+        source_rights=source_rights,
+        rights_mode=rights_mode,
     )

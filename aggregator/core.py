@@ -777,11 +777,11 @@ class Aggregator:
             changed += archive_changes
             missing_pages += missing
         changed += self._write_archive_pages(missing_pages)
-        for spec in specs:
+        latest = self.store.latest_stories_of([spec.topic for spec in specs], output.limit)
+        for spec, stories in zip(specs, latest, strict=True):
             newest_page = newest_pages[spec]
             newest = output.base_url + archive_path(spec.file, newest_page) if newest_page else None
             paging = Paging(prev_archive=newest)
-            stories = self.store.latest_stories(spec.topic, output.limit)
             # hash(), not a digest of repr(): stories are frozen and hash their fields (a third of an
             # unchanged publish went to repr); the context holds a dict, so its repr is hashed.
             inputs = hash((spec, tuple(stories), paging, repr(context)))

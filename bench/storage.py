@@ -230,7 +230,4 @@ def publish_figures(items: int, scratch: Path) -> dict[str, Any]:
 
 def _queries(aggregator: Aggregator) -> None:
     """The store queries a publish makes for its feeds: each feed's newest stories with their reports."""
-    limit = aggregator.settings.output.limit
-    aggregator.store.latest_stories(None, limit)
-    for slug in aggregator.feed_topics():
-        aggregator.store.latest_stories(slug, limit)
+    aggregator.store.latest_stories_of([None, *aggregator.feed_topics()], aggregator.settings.output.limit)

@@ -104,6 +104,33 @@ def test_topic_feed_order_is_the_story_order(tmp_path: Path) -> None:
     store.close()
 
 
+def test_the_stories_of_several_feeds_at_once_are_each_feeds_own(tmp_path: Path) -> None:
+    """A publish reads every feed's stories at once, each story's reports once; each feed gets what
+    asking for it alone gives, with a story the feeds share read into one object."""
+    store = Store(tmp_path / "t.db")
+    wire = store.add_source("https://wire.example/feed", None, [], None, NOW)
+    desk = store.add_source("https://desk.example/feed", None, [], None, NOW)
+    topics = [("world",), ("world", "sports"), ("sports",), ()]
+    store.save_items(
+        wire,
+        [item(str(n), f"Story {n}", topics[n % 4], n, f"s{n}", f"https://n.example/{n}") for n in range(12)],
+        NOW,
+        WEEK,
+    )
+    store.save_items(
+        desk, [item("late", "Story 1 again", ("sports",), 0.5, "s-late", "https://n.example/1")], NOW, WEEK
+    )
+    feeds = [None, "world", "sports", "energy"]
+    together = store.latest_stories_of(feeds, 5)
+    assert together == [store.latest_stories(topic, 5) for topic in feeds]
+    merged, world, sports, energy = together
+    assert [len(s.reports) for s in merged] == [1, 2, 1, 1, 1]
+    assert [s.first.title for s in world] == ["Story 0", "Story 1", "Story 4", "Story 5", "Story 8"]
+    assert [s.first.title for s in sports] == ["Story 1", "Story 2", "Story 5", "Story 6", "Story 9"]
+    assert sports[0] is merged[1] is world[1] and energy == []
+    store.close()
+
+
 def test_upgrading_rebuilds_the_story_keys_of_recent_items(tmp_path: Path) -> None:
     store = Store(tmp_path / "t.db")
     source = store.add_source("https://wire.example/feed", None, [], None, NOW)

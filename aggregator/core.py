@@ -526,13 +526,17 @@ class Aggregator:
         """The candidate story this item's headline (and summary) matches best, if any."""
         mine = item.match or self._headline(item.title, item.summary)
         published = item.published or self.clock()
+        # Hours apart only where a rare name is shared: the rule for a story developing applies there.
+        apart = [_hours_between(published, r.published) if r.shares_rare_name else None for r in reports]
+        common = item.common_names
         return dedupe.choose_story(
             mine,
             [
-                (r.story_id, self._headline(r.title, r.summary), _hours_between(published, r.published))
-                for r in reports
-                if r.words is None or dedupe.may_match(mine, r.words)
+                (r.story_id, self._headline(r.title, r.summary), hours)
+                for r, hours in zip(reports, apart, strict=True)
+                if r.words is None or dedupe.may_match(mine, r.words, hours, common)
             ],
+            common,
         )
 
     def link_veto(self, item: NewItem, reports: Sequence[StoredReport]) -> bool:
@@ -690,10 +694,13 @@ class Aggregator:
         apart = abs(a.published - b.published)
         window = timedelta(hours=self.settings.dedupe.window_hours)
         link_a, link_b = dedupe.canonical_url(a.link), dedupe.canonical_url(b.link)
+        head_a = dedupe.headline(a.title, plain_text(a.summary))
+        common, named = self.store.name_stories(dedupe.name_keys(head_a), a.published)
         match = dedupe.compare(
-            dedupe.headline(a.title, plain_text(a.summary)),
+            head_a,
             dedupe.headline(b.title, plain_text(b.summary)),
-            _hours_between(a.published, b.published),
+            _hours_between(a.published, b.published) if b.story_id in named else None,
+            common,
         )
         if apart > window:
             same, reason = False, f"published {apart} apart, more than [dedupe] window_hours"

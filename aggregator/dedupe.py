@@ -487,9 +487,13 @@ def headline(title: str, summary: str = "") -> Headline:
     )
 
 
-def compare(a: Headline, b: Headline, hours_apart: float | None = None) -> Match:
+def compare(
+    a: Headline, b: Headline, hours_apart: float | None = None, common_names: frozenset[str] = frozenset()
+) -> Match:
     """Are two reports one story? Pure and symmetric. With `hours_apart`, the hours between the
-    reports, reports of a story developing within DEVELOPING_HOURS are joined too."""
+    reports, reports of a story developing within DEVELOPING_HOURS are joined too, through names
+    other than `common_names` (names cut to NAME_PREFIX letters that many stories carry in those
+    hours: "Paris" tells no story apart)."""
     if not a.specific or not b.specific:
         return Match(False, 0.0, "a headline is too short to name one event")
     overlap = _Overlap.of(a, b)
@@ -503,7 +507,7 @@ def compare(a: Headline, b: Headline, hours_apart: float | None = None) -> Match
     if a.subject and b.subject and not _has_subject(a, b) and not _has_subject(b, a):
         return Match(False, score, f"different subjects ({a.subject} / {b.subject})")
     only_a, only_b = _unexplained(a, b), _unexplained(b, a)
-    if developing and not (only_a and only_b) and (shared_facts := _developing(a, b)):
+    if developing and not (only_a and only_b) and (shared_facts := _developing(a, b, common_names)):
         return Match(True, score, f"a story developing: both name {shared_facts}, {hours_apart:.0f} h apart")
     if overlap.too_little:
         return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
@@ -553,7 +557,7 @@ def compare(a: Headline, b: Headline, hours_apart: float | None = None) -> Match
     return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
 
 
-def _developing(a: Headline, b: Headline) -> str | None:
+def _developing(a: Headline, b: Headline, common_names: frozenset[str]) -> str | None:
     """What two reports of a story developing share: a name one headline gives whole and the other
     has too ("Kerala", "Orbica Cloud") and a word of what happened that both use ("flood",
     "outage"), or two such names ("Northbridge", "Castlegate"); None when they do not. Headlines
@@ -562,8 +566,8 @@ def _developing(a: Headline, b: Headline) -> str | None:
     if not a.cased or not b.cased or a.digest or b.digest:
         return None
     names = max(
-        [entity for entity in a.entities if _given_whole(entity, a, b)],
-        [entity for entity in b.entities if _given_whole(entity, b, a)],
+        [entity for entity in a.entities if _given_whole(entity, a, b) and not _common(entity, common_names)],
+        [entity for entity in b.entities if _given_whole(entity, b, a) and not _common(entity, common_names)],
         key=len,
     )
     if not names:
@@ -580,6 +584,10 @@ def _developing(a: Headline, b: Headline) -> str | None:
         and not _alike(word, name_words)
     )
     return f"{' '.join(names[0])} and tell of {events[0]}" if events else None
+
+
+def _common(entity: tuple[str, ...], common_names: frozenset[str]) -> bool:
+    return all(word[:NAME_PREFIX] in common_names for word in entity)
 
 
 def _given_whole(entity: tuple[str, ...], a: Headline, b: Headline) -> bool:
@@ -669,7 +677,9 @@ def match_words(head: Headline) -> str:
     return _WORD_SEPARATOR.join(head.tokens) + _PART_SEPARATOR + _WORD_SEPARATOR.join(head.summary_tokens)
 
 
-def may_match(a: Headline, stored_words: str) -> bool:
+def may_match(
+    a: Headline, stored_words: str, hours_apart: float | None = None, common_names: frozenset[str] = frozenset()
+) -> bool:
     """Whether a stored report whose `match_words` are `stored_words` could be the same story as
     `a`: False when they share too little for any rule of `compare`. Almost every candidate that
     is not the same story fails this test (99.8% of such pairs in the labelled sets), sparing the
@@ -682,10 +692,10 @@ def may_match(a: Headline, stored_words: str) -> bool:
     overlap = _Overlap.between(a.tokens, a.summary_tokens, a.all_tokens, b, b_summary, b | b_summary)
     if not overlap.too_little:
         return True
-    # A story developing shares with it a name and a word of what happened, and little else.
-    if not a.cased or a.digest or a.tokens.isdisjoint(b):
+    # A story developing shares a name with it and a word of what happened, and little else.
+    if hours_apart is None or hours_apart > DEVELOPING_HOURS or not a.cased or a.digest or a.tokens.isdisjoint(b):
         return False
-    return not a.name_prefixes.isdisjoint(word[:NAME_PREFIX] for word in b)
+    return not (a.name_prefixes - common_names).isdisjoint(word[:NAME_PREFIX] for word in b)
 
 
 def _has_subject(a: Headline, b: Headline) -> bool:
@@ -759,12 +769,16 @@ def different_events(a: Headline, b: Headline) -> bool:
     return bool(only_a and only_b) and jaccard < NAMES_OVERRULED and _shared_facts(a, b) < SAME_STORY_FACTS
 
 
-def choose_story(head: Headline, candidates: Sequence[tuple[int, Headline, float | None]]) -> int | None:
+def choose_story(
+    head: Headline,
+    candidates: Sequence[tuple[int, Headline, float | None]],
+    common_names: frozenset[str] = frozenset(),
+) -> int | None:
     """The story whose report matches `head` best, or None when none is the same story. Each
     candidate is (story id, report, hours between the report and `head`, if known)."""
     best: tuple[float, int] | None = None
     for story_id, other, hours_apart in candidates:
-        match = compare(head, other, hours_apart)
+        match = compare(head, other, hours_apart, common_names)
         if match.same and (best is None or match.score > best[0]):
             best = (match.score, story_id)
     return best[1] if best else None
@@ -779,13 +793,10 @@ def lsh_keys(head: Headline) -> list[int]:
       sharing little but their actors ("Okafor strikes late as Northbridge edge Castlegate" /
       "Northbridge United beat Castlegate Rovers 2-1") meet too. Names are cut to their first
       letters, so "Sweden" and "Swedish" give one key. A headline in capitals or Title Case, whose
-      names cannot be told from its other words, has band keys only;
-    - one key per name (its first five), so that the reports of a story developing, which may
-      share a name and little else ("Kerala floods kill 12" / "Kerala flood death toll rises to
-      31"), meet too. A digest of several stories has none.
+      names cannot be told from its other words, has band keys only.
 
     Each key is a 64-bit integer (a hash of the band's values or of the pair), so the index stays
-    small. At most 31 keys, each looked up in an index: the cost of finding candidates does not
+    small. At most 26 keys, each looked up in an index: the cost of finding candidates does not
     grow with the number of stored reports."""
     if not head.specific:
         return []
@@ -800,8 +811,20 @@ def lsh_keys(head: Headline) -> list[int]:
     ]
     facts = _key_facts(head)
     pairs = [_hash64(f"n:{x}\x00{y}") for i, x in enumerate(facts) for y in facts[i + 1 :]]
-    names = [_hash64(f"n:{name}") for name in _key_names(head)]
-    return bands + pairs + names
+    return bands + pairs
+
+
+def name_keys(head: Headline) -> list[tuple[str, int]]:
+    """Index keys for a story developing: one per name of the headline (its first five, cut as
+    in `lsh_keys`), as (name, key), so that reports sharing a name and little else ("Kerala floods
+    kill 12" / "Kerala flood death toll rises to 31") meet. A name is in many more reports than a
+    pair of names, so these keys are looked up only within DEVELOPING_HOURS, and a name that many
+    stories carry there is common (`compare`'s `common_names`). A headline in capitals or Title
+    Case, or a digest of several stories, has none."""
+    if not head.specific or not head.cased or head.digest:
+        return []
+    names = (word[:NAME_PREFIX] for entity in head.entities for word in entity)
+    return [(name, _hash64(f"n:{name}")) for name in list(dict.fromkeys(names))[:MAX_KEY_FACTS]]
 
 
 def _hash64(text: str) -> int:
@@ -812,14 +835,6 @@ def _hash64(text: str) -> int:
 def _signed64(value: int) -> int:
     """An unsigned 64-bit value as SQLite's signed INTEGER."""
     return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _key_names(head: Headline) -> list[str]:
-    """The names a story developing may share with a new report and little else, cut as in `_key_facts`."""
-    if not head.cased or head.digest:
-        return []
-    names = (word[:NAME_PREFIX] for entity in head.entities for word in entity)
-    return list(dict.fromkeys(names))[:MAX_KEY_FACTS]
 
 
 def _key_facts(head: Headline) -> list[str]:

@@ -68,6 +68,7 @@ def prepare_changed_items(
                 topics=matcher.topics_for(facts),
                 story_key=dedupe.story_key(source.url, key),
                 match_keys=tuple(dedupe.lsh_keys(head)),
+                name_keys=tuple(dedupe.name_keys(head)),
                 categories=entry.categories,
                 language=entry.language,
                 match=head,

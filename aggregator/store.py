@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from aggregator.dedupe import Headline, headline, host_of, lsh_keys
+from aggregator.dedupe import DEVELOPING_HOURS, Headline, headline, host_of, lsh_keys
 from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError
 from aggregator.types import FeedHints, Item, ItemFacts, Source, Story
 
@@ -319,6 +319,8 @@ class NewItem:
     topics: tuple[str, ...]
     story_key: str
     match_keys: tuple[int, ...] = ()
+    name_keys: tuple[tuple[str, int], ...] = ()  # (name, key), looked up within DEVELOPING_HOURS (dedupe.name_keys)
+    common_names: frozenset[str] = frozenset()  # of its names, those many stories carry (set when matched)
     categories: tuple[str, ...] = ()
     language: str | None = None
     match: Headline | None = None  # the headline prepared for story matching, when already made
@@ -334,6 +336,7 @@ class StoredReport:
     summary: str
     published: datetime | None = None
     words: str | None = None  # dedupe.match_words of the report, when stored with it
+    shares_rare_name: bool = False  # its story and the new item share a rare name (Store.name_stories)
 
 
 StoryChooser = Callable[[NewItem, Sequence[StoredReport]], int | None]
@@ -346,6 +349,10 @@ CANDIDATE_REPORTS_OLDEST = 3  # reports of a candidate story compared with a new
 CANDIDATE_REPORTS_NEWEST = 2  # ... and its latest
 WAL_CHECKPOINT_PAGES = 10_000  # write-ahead log pages (4 KB) between automatic checkpoints
 KEY_POSTINGS = 64  # stories read per candidate key (its newest)
+# A name carried by at most this many stories within DEVELOPING_HOURS is rare enough to tell one
+# story developing ("Kerala", "Orbica Cloud"); one carried by more ("Paris", "Trump") is not.
+RARE_NAME_STORIES = 3
+RARE_NAME_POSTINGS = 16  # a name's newest postings read to tell: a common name's span more stories
 KEYS_PER_QUERY = 500  # item keys looked up in one statement (SQLite allows 32,766 parameters)
 
 
@@ -775,7 +782,7 @@ class Store:
         published_text = to_text(published)
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
-            [(key, story_id, published_text) for key in item.match_keys],
+            [(key, story_id, published_text) for key in item.match_keys + tuple(key for _, key in item.name_keys)],
         )
         return item_id, joined
 
@@ -799,17 +806,45 @@ class Store:
             if row and not (link_veto and link_veto(item, self._reports(int(row[0])))):
                 return int(row[0])
         if choose_story and item.match_keys:
-            reports = self._candidate_reports(source.id, item.match_keys, earliest, latest)
+            common, named = self.name_stories(item.name_keys, published)
+            reports = self._candidate_reports(source.id, item.match_keys, earliest, latest, named)
             if reports:
-                return choose_story(item, reports)
+                return choose_story(replace(item, common_names=common), reports)
         return None
 
-    def _candidate_reports(self, source_id: int, keys: Sequence[int], earliest: str, latest: str) -> list[StoredReport]:
+    def name_stories(
+        self, name_keys: Sequence[tuple[str, int]], published: datetime
+    ) -> tuple[frozenset[str], set[int]]:
+        """Of a report's `name_keys` (dedupe.name_keys), the names that more than RARE_NAME_STORIES
+        stories carry within DEVELOPING_HOURS of `published`, and the stories that carry one of
+        the others (a rare name) in those hours."""
+        if not name_keys:
+            return frozenset(), set()
+        near = timedelta(hours=DEVELOPING_HOURS)
+        postings = (
+            "SELECT * FROM (SELECT key, story_id FROM story_keys WHERE key = ? AND published BETWEEN ? AND ?"
+            f" ORDER BY published DESC LIMIT {RARE_NAME_POSTINGS})"
+        )
+        window = (to_text(published - near), to_text(published + near))
+        rows = self.db.execute(
+            " UNION ALL ".join([postings] * len(name_keys)), [v for _, key in name_keys for v in (key, *window)]
+        ).fetchall()
+        by_key: dict[int, set[int]] = {}
+        for key, story_id in rows:
+            by_key.setdefault(key, set()).add(story_id)
+        common = frozenset(name for name, key in name_keys if len(by_key.get(key, ())) > RARE_NAME_STORIES)
+        named = {story_id for stories in by_key.values() if len(stories) <= RARE_NAME_STORIES for story_id in stories}
+        return common, named
+
+    def _candidate_reports(
+        self, source_id: int, keys: Sequence[int], earliest: str, latest: str, named: set[int]
+    ) -> list[StoredReport]:
         """The reports a new item of `source_id` is compared with: of the MAX_CANDIDATE_STORIES
-        stories sharing most keys with it within the window, the first and the latest few reports
-        of each (a story carried by twenty outlets is twenty copies of a few headlines). A story
-        the source already carries is left out: one feed does not carry one story twice, so
-        headlines alike within a source are different news."""
+        stories sharing most keys with it within the window, and of the `named` stories (sharing a
+        rare name with it), the first and the latest few reports of each (a story carried by twenty
+        outlets is twenty copies of a few headlines). A story the source already carries is left
+        out: one feed does not carry one story twice, so headlines alike within a source are
+        different news."""
         # Each key's newest postings only: a key in more reports than that (a common name pair, a
         # template headline's band) says little, and reading all of them made a poll of 2,000
         # farm feeds crawl once the archive held 75,000 items.
@@ -821,12 +856,13 @@ class Store:
         # keys have a hundred or more postings, and turning each into a Python row cost about 30 us.
         rows = self.db.execute(
             f"""WITH shared (story_id) AS ({" UNION ALL ".join([postings] * len(keys))}),
-                     top (story_id) AS (SELECT story_id FROM shared GROUP BY story_id
+                     top (story_id) AS (SELECT * FROM (SELECT story_id FROM shared GROUP BY story_id
                                         ORDER BY COUNT(*) DESC, story_id DESC LIMIT {MAX_CANDIDATE_STORIES})
+                                        UNION SELECT value FROM json_each(?))
                 SELECT i.story_id, i.source_id, i.title, i.summary, i.published, i.match_words
                 FROM top JOIN items i ON i.story_id = top.story_id
                 ORDER BY i.story_id, i.published, i.id""",
-            [value for key in keys for value in (key, earliest, latest)],
+            [*(value for key in keys for value in (key, earliest, latest)), json.dumps(sorted(named))],
         ).fetchall()
         by_story: dict[int, list[tuple[Any, ...]]] = {}
         for row in rows:
@@ -839,7 +875,7 @@ class Store:
             chosen += [row for n, row in enumerate(reports) if n < CANDIDATE_REPORTS_OLDEST or n >= newest]
         chosen.sort(key=lambda row: row[4])
         return [
-            StoredReport(story_id, title, summary, from_text(when), words)
+            StoredReport(story_id, title, summary, from_text(when), words, story_id in named)
             for story_id, _, title, summary, when, words in chosen
         ]
 

@@ -107,3 +107,22 @@ def test_reports_of_a_story_developing_hours_apart_are_one_story(wire: Wire, fee
     verdict = wire.json("why", *map(str, ids))
     assert verdict["same_story"] is True
     assert verdict["reason"] == "a story developing: both name kerala and tell of flood, 5 h apart"
+
+
+def test_a_name_many_stories_carry_does_not_join_reports_hours_apart(wire: Wire, feed_server: FeedServer) -> None:
+    paris = [
+        ("urn:a:1", "Police in Paris arrest suspect in jewel heist", None, minutes_ago(200)),
+        ("urn:a:2", "Museum in Paris reopens after renovation", None, minutes_ago(190)),
+        ("urn:a:3", "Marathon in Paris draws record field", None, minutes_ago(180)),
+        ("urn:a:4", "Metro strike in Paris disrupts commuters", None, minutes_ago(170)),
+    ]
+    camp = ("urn:b:1", "Police clear migrant camp in Paris", None, minutes_ago(60))
+    wire.add(feed_server.serve("/a.xml", rss(paris)), "--name", "Harbour Daily")
+    assert wire.run("poll").returncode == 0
+    wire.add(feed_server.serve("/b.xml", rss([camp])), "--name", "Meridian Wire")
+    assert wire.run("poll").returncode == 0
+
+    assert len(wire.json("stories")) == 5  # "Paris" and "police" in common, but Paris is in every story
+    ids = {i["title"]: i["id"] for i in wire.json("items")}
+    verdict = wire.json("why", str(ids[camp[1]]), str(ids[paris[0][1]]))
+    assert verdict["same_story"] is False

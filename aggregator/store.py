@@ -352,7 +352,7 @@ KEY_POSTINGS = 64  # stories read per candidate key (its newest)
 # A name carried by at most this many stories within DEVELOPING_HOURS is rare enough to tell one
 # story developing ("Kerala", "Orbica Cloud"); one carried by more ("Paris", "Trump") is not.
 RARE_NAME_STORIES = 3
-RARE_NAME_POSTINGS = 16  # a name's newest postings read to tell: a common name's span more stories
+RARE_NAME_POSTINGS = 16  # a name's newest postings read to tell: a common name's postings span more stories
 KEYS_PER_QUERY = 500  # item keys looked up in one statement (SQLite allows 32,766 parameters)
 
 
@@ -666,7 +666,7 @@ class Store:
                 self.db.conn.execute(sql, params)
             return
         # In a batch, one statement needs no savepoint of its own: it is applied whole or not at
-        # all (a poll of 2,000 unchanged feeds spent a tenth of its time on those savepoints).
+        # all (with the unchanged hints left alone, storing 2,000 304s went from 150 to 90 us each).
         try:
             self.db.conn.execute(sql, params)
         except sqlite3.Error as exc:
@@ -677,7 +677,7 @@ class Store:
         return row is not None
 
     def _sources(self, where: str, params: list[Any], counted: bool = True) -> list[Source]:
-        # Counting every source's items took a third of loading 2,000 sources for a poll.
+        # A poll needs no item counts: each is a count over the items of one source.
         count = "(SELECT COUNT(*) FROM items i WHERE i.source_id = s.id)" if counted else "0"
         sql = f"SELECT s.*, {count} AS item_count FROM sources s WHERE {where} ORDER BY s.id"
         return [_source(row) for row in self._dicts(sql, params)]

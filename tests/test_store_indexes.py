@@ -13,6 +13,7 @@ from pathlib import Path
 from aggregator.config import OutputSettings, Settings, StorageSettings
 from aggregator.core import make_aggregator
 from aggregator.dedupe import headline, lsh_keys
+from aggregator.exceptions import StorageError
 from aggregator.prepare import prepare_items
 from aggregator.store import NewItem, Store
 from aggregator.types import Entry
@@ -169,3 +170,19 @@ def test_a_report_stored_before_its_words_were_kept_is_still_matched(tmp_path: P
         assert counts.merged == 1
         with closing(aggregator.store.db.conn.cursor()) as cursor:
             assert cursor.execute("SELECT COUNT(DISTINCT story_id), COUNT(match_words) FROM items").fetchone() == (1, 1)
+
+
+def test_a_fetch_recorded_in_a_batch_that_cannot_be_written_is_one_plain_error(tmp_path: Path) -> None:
+    # In a batch, a source's fetch is written without a savepoint of its own; a failed write is
+    # still the store's one-sentence error, and the batch keeps nothing of it.
+    store = Store(tmp_path / "t.db")
+    source = store.add_source("https://a.example/feed", None, [], None, NOW)
+    store.db.execute("CREATE TEMP TRIGGER refuse BEFORE UPDATE ON sources BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    try:
+        with store.batch():
+            store.record_fetch(source.id, last_status=304)
+    except StorageError as error:
+        assert str(error) == f"The database {tmp_path / 't.db'} could not be written: disk full."
+    else:
+        raise AssertionError("the write was refused, yet no error was raised")
+    assert store.source(source.id).last_status is None

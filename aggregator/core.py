@@ -591,15 +591,14 @@ class Aggregator:
             "last_status": result.status,
             "last_error": None,
             "error_count": 0,
+            "hints": hints,
             **_schedule_fields(decision),
         }
-        if hints != source.hints:
-            fields["hints"] = hints
         if not keep_validators:
             fields["etag"] = result.etag
             fields["last_modified"] = result.last_modified
         fields.update({k: v for k, v in extra.items() if v is not None or k == "last_warning"})
-        self.store.record_fetch(source.id, **fields)
+        self.store.record_fetch(source.id, **_changed_fields(source, fields))
         return decision
 
     def _recent(self, source_id: int) -> list[datetime]:
@@ -918,11 +917,17 @@ def make_aggregator(settings: Settings, clock: Clock = utc_now, fetcher: Fetcher
 
 
 def _schedule_fields(decision: Decision) -> dict[str, object]:
-    return {
-        "next_fetch_at": decision.at,
-        "next_reason": decision.reason,
-        "schedule_considered": json.dumps(list(decision.considered)),
-    }
+    return {"next_fetch_at": decision.at, "next_reason": decision.reason, "schedule_considered": decision.considered}
+
+
+# Health fields a poll of a healthy source mostly leaves as they were: a 304 rewrites none of them.
+_KEPT_IF_SAME = ("last_status", "last_error", "error_count", "next_reason", "schedule_considered", "hints", "etag",
+                 "last_modified", "body_hash", "last_warning", "feed_title", "feed_link")  # fmt: skip
+
+
+def _changed_fields(source: Source, fields: dict[str, object]) -> dict[str, object]:
+    """`fields` without those that hold what `source` already has (storing 2,000 304s: see README)."""
+    return {k: v for k, v in fields.items() if k not in _KEPT_IF_SAME or v != getattr(source, k)}
 
 
 def write_if_changed(path: Path, data: bytes, durable: bool = False) -> bool:

@@ -107,6 +107,8 @@ def normalise_source_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
+# Cached, like host_of: a poll asks both of every source's URL, and splitting it is most of the cost.
+@functools.lru_cache(maxsize=4096)
 def refused_target(url: str, block_private: bool) -> str | None:
     """Why a fetch (or a redirect) to `url` is refused, or None: only http(s), and with
     `block_private` no literal private, loopback, link-local or reserved address."""
@@ -123,6 +125,7 @@ def refused_target(url: str, block_private: bool) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def host_of(url: str) -> str:
     """The lower-case host of a URL ("" when it has none)."""
     return (urlsplit(url).hostname or "").lower()

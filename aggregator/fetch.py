@@ -18,14 +18,14 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
 import aiohttp.abc
 
 from aggregator import __version__
 from aggregator.config import PollSettings
-from aggregator.dedupe import refused_target
+from aggregator.dedupe import host_of, refused_target
 from aggregator.types import FetchResult, Source
 
 USER_AGENT = f"offthewire/{__version__} (news-wire feed aggregator; +https://pypi.org/project/offthewire/)"
@@ -56,7 +56,7 @@ async def fetch_all(
     async with aiohttp.ClientSession(connector=connector, headers=headers, auto_decompress=True) as session:
 
         async def one(source: Source) -> FetchResult:
-            host = (urlsplit(source.url).hostname or "").lower()
+            host = host_of(source.url)
             slot = host_slots.setdefault(host, asyncio.Semaphore(settings.per_host))
             # Slots are taken before the deadline starts, so waiting in line never counts as a timeout.
             async with slot:
@@ -105,7 +105,7 @@ async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: Po
                     target,
                     headers=request_headers,
                     allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=None, connect=settings.timeout),
+                    timeout=_connect_timeout(settings.timeout),
                 ) as response:
                     status = response.status
                     location = response.headers.get("Location")
@@ -144,6 +144,12 @@ async def fetch_one(session: aiohttp.ClientSession, source: Source, settings: Po
         return FetchResult(url, target, error=f"the response body is broken ({exc})")
     except aiohttp.ClientError as exc:
         return FetchResult(url, target, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+
+
+@functools.lru_cache(maxsize=8)
+def _connect_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    # The total deadline is asyncio.timeout's, around the redirects too.
+    return aiohttp.ClientTimeout(total=None, connect=seconds)
 
 
 class PrivateAddressError(OSError):

@@ -10,6 +10,7 @@ poll in lockstep, and moved out of the feed's `skipHours`/`skipDays`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,7 +98,8 @@ def jitter_chance(source_id: int, now: datetime) -> float:
 
 def adaptive_interval(now: datetime, published: Sequence[datetime]) -> timedelta | None:
     """The average gap between the last week's items; None when there are too few to tell."""
-    recent = sorted(p for p in published if now - ADAPTIVE_WINDOW <= p <= now)
+    start = now - ADAPTIVE_WINDOW
+    recent = sorted(p for p in published if start <= p <= now)
     if len(recent) < ADAPTIVE_MIN_ITEMS:
         return None
     gap = (recent[-1] - recent[0]) / (len(recent) - 1)
@@ -144,7 +146,13 @@ def _publisher_hints(now: datetime, outcome: PollResult) -> list[tuple[str, time
 
 def cache_max_age(headers: Mapping[str, str]) -> timedelta | None:
     """`Cache-Control: max-age` (or s-maxage) as a duration; None when absent or `no-cache`."""
-    value = headers.get("cache-control", "").lower()
+    return _max_age(headers.get("cache-control", ""))
+
+
+# Cached: most sources of one server send the same header, and a poll reads 2,000 of them.
+@functools.lru_cache(maxsize=256)
+def _max_age(header: str) -> timedelta | None:
+    value = header.lower()
     seconds = None
     for directive in value.split(","):
         name, _, argument = directive.strip().partition("=")
@@ -185,6 +193,7 @@ def _outside_skipped(at: datetime, hints: FeedHints) -> datetime:
     return at  # every hour of every day skipped: the feed is contradicting itself; ignore it
 
 
+@functools.lru_cache(maxsize=1024)
 def _span(duration: timedelta) -> str:
     seconds = int(duration.total_seconds())
     if seconds < 120:

@@ -455,6 +455,29 @@ def test_poll_picks_named_sources_then_only_due_ones(wire: Wire, feed_server: Fe
         assert source["next_fetch_at"] is not None and parse_iso(source["next_fetch_at"]) > now_utc()
 
 
+def test_a_304_after_a_failure_clears_the_error_and_the_backoff(wire: Wire, feed_server: FeedServer) -> None:
+    # A 304 writes only the health fields that changed: after a failure, all of them.
+    url = feed_server.serve("/steady.xml", rss(entries("steady", 3)), etag='"v1"')
+    source_id = str(wire.add(url))
+    wire.run("poll")
+    healthy = wire.sources()[url] | wire.json("explain", source_id)
+    feed_server.update("/steady.xml", status=503)
+    wire.run("poll", source_id)
+    failed = wire.sources()[url] | wire.json("explain", source_id)
+    feed_server.update("/steady.xml", status=200)
+    recovered_poll = wire.run("poll", source_id)
+
+    assert failed["error_count"] == 1 and "503" in failed["last_error"]
+    assert "backing off" in failed["reason"]
+    assert poll_counts(recovered_poll)["not_modified"] == 1
+    assert [r.status for r in feed_server.requests_for("/steady.xml")] == [200, 503, 304]
+    recovered = wire.sources()[url] | wire.json("explain", source_id)
+    assert (recovered["error_count"], recovered["last_error"], recovered["last_status"]) == (0, None, 304)
+    assert (recovered["reason"], recovered["considered"]) == (healthy["reason"], healthy["considered"])
+    assert recovered["etag"] == healthy["etag"]
+    assert parse_iso(recovered["last_fetched_at"]) > parse_iso(failed["last_fetched_at"])
+
+
 def test_etag_with_latin1_bytes_is_stored_and_never_sent_mangled(wire: Wire, feed_server: FeedServer) -> None:
     # RFC 9110 allows obs-text (bytes 0x80-0xFF) inside an entity tag. aiohttp writes request headers
     # as UTF-8, so such a tag cannot be echoed byte for byte: it is kept, not sent, and the poll

@@ -8,6 +8,8 @@ Sections, each skippable by name:
 - passes: cold, warm and round polls of the farm by offthewire, serial feedparser, reader and
   plain aiohttp GETs (the network limit); medians of R runs (bench/passes.py);
 - storage: microseconds per new entry saved through the store (bench/storage.py);
+- profile: the same entries saved again with a timer on each stage of storing, for the
+  explanation printed under the targets of those missed (bench/shortfalls.py);
 - publish: publishing every feed with 1,000,000 items stored (bench/storage.py);
 - daemon: `offthewire run` subscribed to the farm, its peak memory during the cold first tick,
   then requests per second for a feed and for 304s (bench/service.py);
@@ -32,11 +34,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import freshness, passes, report, service, storage
+from bench import freshness, passes, report, service, shortfalls, storage
 from bench.common import load_average, machine, progress
 from bench.farm import Farm, FarmProcess
 
-SECTIONS = ("passes", "storage", "publish", "daemon", "freshness")
+SECTIONS = ("passes", "storage", "profile", "publish", "daemon", "freshness")
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
 
 
@@ -125,6 +127,7 @@ class Run:
             self.figures["farm"] = {k: v for k, v in farm.info.items() if k != "urls"} | {"changed": changed}
             self.section("passes", lambda: self.passes(farm, changed))
             self.section("storage", lambda: self.storage(farm.epoch))
+            self.section("profile", lambda: self.profile(farm.epoch))
             self.section("publish", self.publish)
             self.section("daemon", lambda: self.daemon(farm))
         self.section("freshness", self.freshness)
@@ -144,6 +147,12 @@ class Run:
     def storage(self, epoch: datetime) -> None:
         local = Farm(self.plan.storage_feeds, self.plan.seed, epoch)
         self.figures["storage"] = storage.write_figures(local, self.plan.storage_feeds, self.scratch / "storage")
+
+    def profile(self, epoch: datetime) -> None:
+        local = Farm(self.plan.storage_feeds, self.plan.seed, epoch)
+        self.figures["profile"] = shortfalls.profile_storage(
+            local, self.plan.storage_feeds, self.scratch / "profile", self.figures.get("storage")
+        )
 
     def publish(self) -> None:
         self.figures["publish"] = storage.publish_figures(self.plan.publish_items, self.scratch / "publish")

@@ -2,7 +2,8 @@
 
 - offthewire: `make_aggregator(settings).poll(every_source=True, publish=False)` in this process,
   as a daemon tick runs it (fetch, parse, dedupe, topics, store, schedule, and publish when
-  something changed); a fresh database for every cold pass.
+  something changed); a fresh database for every cold pass. Each pass also times how long
+  storing kept its thread busy (`Aggregator._absorb` of each fetched feed, and the commits).
 - serial feedparser: `feedparser.parse(url)` one feed after another, with the `etag` and
   `modified` it returned last time.
 - reader: lemon24/reader's `update_feeds(workers=16)` over its own fresh database.
@@ -18,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -30,18 +32,21 @@ from bench.common import bench_settings, median, progress, timed
 PASSES = ("cold", "warm", "round")
 NETWORK_CONCURRENCY = 64
 READER_WORKERS = 16
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Answers:
     """What one pass got back: full answers, 304s, failures, new entries stored and (offthewire)
-    the seconds of the pass spent publishing."""
+    the seconds of the pass spent publishing, and spent storing (`Aggregator._absorb` and
+    `Store._commit`: how long the thread that stores was busy)."""
 
     fetched: int = 0
     not_modified: int = 0
     failed: int = 0
     new_entries: int | None = None
     publish_s: float | None = None
+    store_s: float | None = None
 
 
 class Contender(Protocol):
@@ -64,13 +69,29 @@ class OffTheWire:
         self.aggregator = make_aggregator(bench_settings(folder))
         for url in urls:
             self.aggregator.add_source(url)
+        # Storing's busy time: each fetched feed stored, and each commit of the batches they are
+        # stored in (instance attributes, looked up at every call, so only this aggregator is timed).
+        self.store_seconds = 0.0
+        self.aggregator._absorb = self._timed(self.aggregator._absorb)  # type: ignore[method-assign]
+        self.aggregator.store._commit = self._timed(self.aggregator.store._commit)  # type: ignore[method-assign]
+
+    def _timed(self, function: Callable[..., T]) -> Callable[..., T]:
+        def timed(*args: Any, **kwargs: Any) -> T:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.store_seconds += time.perf_counter() - started
+
+        return timed
 
     def poll(self) -> Answers:
+        self.store_seconds = 0.0
         summary = self.aggregator.poll(every_source=True, publish=False)
         failed = len(summary.failed)
         not_modified = sum(1 for o in summary.outcomes if o.status == 304)
         fetched = len(summary.outcomes) - failed - not_modified
-        return Answers(fetched, not_modified, failed, summary.new, summary.publish_seconds)
+        return Answers(fetched, not_modified, failed, summary.new, summary.publish_seconds, self.store_seconds)
 
     def stop(self) -> None:
         self.aggregator.close()

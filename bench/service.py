@@ -5,7 +5,10 @@
   resident memory is summed every quarter second while the tick runs, and the figure is the
   highest sum, or the main process's own high-water mark (VmHWM) if that is higher. The sum
   counts pages shared between the processes once per process, so it errs high; the highest
-  proportional sum (Pss, shared pages divided among their sharers) is reported beside it.
+  proportional sum (Pss, shared pages divided among their sharers) is reported beside it. At the
+  highest sum each process is kept too, labelled by its role (the main process, parse workers,
+  their forkserver, multiprocessing's resource tracker), and so is what one interpreter takes
+  that only imports the libraries a daemon loads: the share of the main process that is code.
 - HTTP: then its web server is loaded from another process, with `wrk` when it is installed, else
   with `python -m bench.loadgen`: the merged Atom feed as a 200 (identity and gzip), and as a 304
   for a client that sends the feed's ETag back.
@@ -13,6 +16,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -37,6 +41,19 @@ STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 SAMPLE_EVERY = 0.25
 MAX_PROCESSES = 256
+# What a running daemon imports: the baseline of its main process's memory.
+DAEMON_MODULES = (
+    "aggregator.core",
+    "aggregator.web",
+    "aggregator.daemon",
+    "aggregator.fetch",
+    "aggregator.publish",
+    "aggregator.parse",
+    "feedparser",
+    "feedgen",
+    "lxml.etree",
+    "aiohttp",
+)
 WRK_THREADS = 1
 CONNECTIONS = 32
 # Environment a daemon must not inherit (a service manager's sockets and watchdog, another config).
@@ -94,14 +111,16 @@ class RunningDaemon:
         assert self.process is not None
         return _kilobytes(Path(f"/proc/{self.process.pid}/status"), field) / 1024
 
-    def tree_memory(self) -> tuple[float, float, int]:
-        """Resident and proportional memory in MB summed over the daemon and its descendants, and
-        how many processes that is."""
+    def tree_memory(self) -> list[dict[str, Any]]:
+        """Resident and proportional memory in MB of the daemon and of each of its descendants,
+        each with its pid and role."""
         assert self.process is not None
-        pids = descendants(self.process.pid)
-        rss = sum(_kilobytes(Path(f"/proc/{pid}/smaps_rollup"), "Rss") for pid in pids)
-        pss = sum(_kilobytes(Path(f"/proc/{pid}/smaps_rollup"), "Pss") for pid in pids)
-        return rss / 1024, pss / 1024, len(pids)
+        main = self.process.pid
+        found = []
+        for pid, parent in process_tree(main).items():
+            rss, pss = _kilobytes_of(Path(f"/proc/{pid}/smaps_rollup"), "Rss", "Pss")
+            found.append({"pid": pid, "role": role(pid, parent, main), "rss_mb": rss / 1024, "pss_mb": pss / 1024})
+        return found
 
     def health(self) -> dict[str, Any] | None:
         try:
@@ -127,11 +146,15 @@ class RunningDaemon:
         deadline = time.monotonic() + timeout
         rss = pss = 0.0
         processes = 0
+        at_peak: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"offthewire run exited with {self.process.returncode}; see {self.log}")
-            now_rss, now_pss, count = self.tree_memory()
-            rss, pss, processes = max(rss, now_rss), max(pss, now_pss), max(processes, count)
+            now = self.tree_memory()
+            now_rss = sum(p["rss_mb"] for p in now)
+            if now_rss > rss:
+                rss, at_peak = now_rss, now
+            pss, processes = max(pss, sum(p["pss_mb"] for p in now)), max(processes, len(now))
             if self.polled() >= self.sources:
                 report = self.health()
                 if report and report["scheduler"]["ticks"] >= 1:
@@ -144,44 +167,91 @@ class RunningDaemon:
                         "processes_rss_mb": rss,
                         "processes_pss_mb": pss,
                         "processes": processes,
+                        "at_peak": at_peak,
                         "sources": report["sources"],
                     }
             time.sleep(SAMPLE_EVERY)
         raise RuntimeError(f"the daemon's first tick did not end within {timeout:g} s; see {self.log}")
 
 
-def descendants(pid: int) -> list[int]:
-    """`pid` and every process below it, from /proc/PID/task/TID/children (bounded walk)."""
-    found: list[int] = []
-    queue = [pid]
+def process_tree(pid: int) -> dict[int, int]:
+    """`pid` and every process below it, each with its parent, from /proc/PID/task/TID/children
+    (bounded walk)."""
+    found: dict[int, int] = {}
+    queue = [(pid, 0)]
     while queue and len(found) < MAX_PROCESSES:
-        current = queue.pop()
-        found.append(current)
+        current, parent = queue.pop()
+        found[current] = parent
         try:
             tasks = list(Path(f"/proc/{current}/task").iterdir())
         except OSError:
             continue  # it ended between two readings
         for task in tasks:
             try:
-                queue += [int(child) for child in (task / "children").read_text().split()]
+                queue += [(int(child), current) for child in (task / "children").read_text().split()]
             except OSError:
                 continue
     return found
 
 
+def role(pid: int, parent: int, main: int) -> str:
+    """What a process of the daemon's tree is, from its command line: the pool's workers are forked
+    by the forkserver, so they carry its command line but have it as their parent."""
+    if pid == main:
+        return "main"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "ended"
+    if "resource_tracker" in command:
+        return "resource tracker"
+    if "forkserver" in command:
+        return "forkserver" if parent == main else "parse worker"
+    return "other"
+
+
 def _kilobytes(path: Path, field: str) -> int:
     """`field:  N kB` from a /proc file; 0 when the process is gone."""
+    return _kilobytes_of(path, field)[0]
+
+
+def _kilobytes_of(path: Path, *fields: str) -> list[int]:
+    """Each `field:  N kB` of a /proc file, read once; 0s when the process is gone."""
     try:
         text = path.read_text(encoding="ascii")
     except OSError:
-        return 0
-    match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
-    return int(match.group(1)) if match else 0
+        return [0] * len(fields)
+    found = []
+    for field in fields:
+        match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+        found.append(int(match.group(1)) if match else 0)
+    return found
+
+
+def libraries_rss_mb() -> tuple[float, list[str]]:
+    """VmRSS of a fresh interpreter that only imports the libraries a daemon loads (those of
+    DAEMON_MODULES that are installed), in MB, and the modules it imported."""
+    modules = [name for name in DAEMON_MODULES if _installed(name)]
+    code = f"import {', '.join(modules)}; print(open('/proc/self/status').read())"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    match = re.search(r"^VmRSS:\s+(\d+) kB", output, re.MULTILINE)
+    if not match:
+        raise RuntimeError("no VmRSS in /proc/self/status")
+    return int(match.group(1)) / 1024, modules
+
+
+def _installed(module: str) -> bool:
+    try:  # finds the module without importing it (its parent package is imported)
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def memory_figures(daemon: RunningDaemon) -> dict[str, Any]:
     progress(f"daemon: offthewire run, first tick polls all {daemon.sources} sources")
-    return daemon.wait_for_first_tick(timeout=300 + 1.5 * daemon.sources)
+    figures = daemon.wait_for_first_tick(timeout=300 + 1.5 * daemon.sources)
+    figures["libraries_rss_mb"], figures["libraries"] = libraries_rss_mb()
+    return figures
 
 
 def http_figures(daemon: RunningDaemon, seconds: float) -> dict[str, Any]:

@@ -72,20 +72,26 @@ def write_cost(parsed: list[tuple[str, tuple[Entry, ...]]], folder: Path, match_
     feeds committed together (`Store.batch`); without matching, `Store.save_items` with no chooser."""
     with make_aggregator(bench_settings(folder)) as aggregator:
         prepared = prepared_feeds(aggregator, parsed)
-        window = timedelta(hours=aggregator.settings.dedupe.window_hours)
-        now = utc_now()
-        saved = 0
-        started = time.perf_counter()
-        with aggregator.store.batch() as checkpoint:
-            for source, items in prepared:
-                if match_stories:
-                    saved += aggregator.save_items(source, items, now).new
-                else:
-                    saved += aggregator.store.save_items(source, items, now, window).new
-                checkpoint()
-        seconds = time.perf_counter() - started
+        saved, seconds = save_prepared(aggregator, prepared, match_stories)
     per_entry = seconds / max(saved, 1) * 1e6
     return {"entries": saved, "feeds": len(parsed), "seconds": seconds, "us_per_entry": per_entry}
+
+
+def save_prepared(aggregator: Aggregator, prepared: list[Prepared], match_stories: bool) -> tuple[int, float]:
+    """Save prepared feeds as a poll saves them, committed together by `Store.batch`: new entries
+    saved and seconds taken (bench/shortfalls.py times the same loop's stages)."""
+    window = timedelta(hours=aggregator.settings.dedupe.window_hours)
+    now = utc_now()
+    saved = 0
+    started = time.perf_counter()
+    with aggregator.store.batch() as checkpoint:
+        for source, items in prepared:
+            if match_stories:
+                saved += aggregator.save_items(source, items, now).new
+            else:
+                saved += aggregator.store.save_items(source, items, now, window).new
+            checkpoint()
+    return saved, time.perf_counter() - started
 
 
 def write_figures(farm: Farm, feeds: int, scratch: Path) -> dict[str, Any]:

@@ -173,6 +173,8 @@ def shortfall_lines(figures: dict[str, Any], results: Results, found_targets: li
             missed.setdefault(target.name.split(":")[0], target)
     profile = figures.get("profile")
     explained: list[str] = []
+    if "warm" in missed:
+        explained += _warm_explanation(results, missed["warm"])
     if "cold" in missed and (cold := _cold_explanation(figures, results, missed["cold"])):
         explained += cold
         if profile and "storage" not in missed:
@@ -190,13 +192,36 @@ def _missed(target: Target) -> str:
     return f"{_number(target.value, target.unit)}, target {target.op} {_number(target.limit, target.unit)}"
 
 
+def _median_run(runs: Any) -> tuple[float, Any]:
+    """(seconds, answers) of the run of median length."""
+    run = sorted(range(len(runs.seconds)), key=runs.seconds.__getitem__)[len(runs.seconds) // 2]
+    return runs.seconds[run], runs.answers[run]
+
+
+def _warm_explanation(results: Results, target: Target) -> list[str]:
+    """The offthewire warm run of median length: storing the 304s against fetching them."""
+    warm, network = results.get("offthewire", {}).get("warm"), results.get("network", {}).get("warm")
+    if warm is None or network is None or not warm.seconds:
+        return []
+    seconds, answers = _median_run(warm)
+    if answers.store_s is None:
+        return []
+    answered = answers.fetched + answers.not_modified + answers.failed
+    return [
+        f"  warm (offthewire / network limit {_missed(target)}):",
+        f"    storing the {answered:,} answers (health, validators and the next poll of each source) took"
+        f" {answers.store_s:.2f} s, {answers.store_s / max(answered, 1) * 1e6:,.0f} us each, after the last fetch;",
+        f"    the other {seconds - answers.store_s:.2f} s of the {seconds:.2f} s pass loaded the sources and fetched"
+        f" (the network limit's whole pass: {network.median:.2f} s)",
+    ]
+
+
 def _cold_explanation(figures: dict[str, Any], results: Results, target: Target) -> list[str]:
     """The offthewire cold run of median length: how long storing kept its thread busy."""
     cold = results.get("offthewire", {}).get("cold")
     if cold is None or not cold.seconds:
         return []
-    run = sorted(range(len(cold.seconds)), key=cold.seconds.__getitem__)[len(cold.seconds) // 2]
-    seconds, answers = cold.seconds[run], cold.answers[run]
+    seconds, answers = _median_run(cold)
     if answers.store_s is None:
         return []
     entries = answers.new_entries or figures["farm"]["entries"]

@@ -6,6 +6,7 @@ The pool's processes are started by a fork server (a clean process, not a fork o
 threads in it). A poll of a few sources works inline instead: starting the pool costs more than
 it saves there. Only matching stories and writing stay in the main process: they need the
 database. A publish that closes many archive pages at once (a first poll) renders them here too.
+A worker whose owner was killed without shutting the pool down exits within a second or so.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import asyncio
 import dataclasses
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -36,6 +39,7 @@ Prepared = tuple[ParsedFeed, list[NewItem], frozenset[int]]
 AtomPage = tuple["FeedSpec", list[Story], "FeedContext", "Paging"]
 
 MAX_PROCESSES = 8
+OWNER_CHECK_SECONDS = 1.0  # how often a worker checks that the process it parses for still runs
 
 
 def parse_and_prepare(
@@ -51,6 +55,33 @@ def parse_and_prepare(
     parsed = parse_feed(body, headers, url, now)
     items, versions = prepare_changed_items(source, parsed.entries, matcher, stored)
     return dataclasses.replace(parsed, entries=()), items, versions
+
+
+def _end_with(owner: int) -> None:
+    """Each worker's initializer: exit once `owner`, the process whose pool this is, has ended. A
+    pool shut down normally ends its workers; one whose owner was killed (SIGKILL, the OOM killer)
+    would otherwise leave them and their fork server waiting for work forever."""
+
+    def watch() -> None:
+        while _running(owner):
+            time.sleep(OWNER_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="offthewire-owner-watch", daemon=True).start()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    try:  # a killed process its parent has not reaped yet is a zombie: ended too
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc here: the signal test above is all there is
 
 
 def _render_atom_page(page: AtomPage) -> bytes:
@@ -90,7 +121,9 @@ class ParserPool:
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["aggregator.workers", "aggregator.fastparse", "feedparser"])
-            self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.processes, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)
+            )
         return self._executor
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ ready, while slower feeds are still being fetched."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -126,6 +127,56 @@ def test_a_feed_is_stored_while_a_slow_one_is_still_fetched(wire: Wire, feed_ser
             poll.communicate(timeout=10)
     assert poll.returncode == 0
     assert poll_counts(subprocess.CompletedProcess([], 0, out, ""))["new"] == 14
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (its children, theirs, ...), from /proc."""
+    found: set[int] = set()
+    waiting = [pid]
+    while waiting and len(found) < 100:
+        for task in Path(f"/proc/{waiting.pop()}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                children = {int(child) for child in (task / "children").read_text().split()}
+                waiting += children - found
+                found |= children
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (zombies are not)."""
+    running = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if (Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split() or ["Z"])[0] != "Z":
+                running.add(pid)
+    return running
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from Linux's /proc")
+def test_a_poll_killed_mid_way_leaves_no_parser_process_behind(wire: Wire, feed_server: FeedServer) -> None:
+    fast = [feed_server.serve(f"/fast{n}.xml", desk(n)) for n in range(FEEDS - 1)]
+    slow = feed_server.serve("/slow.xml", desk(FEEDS - 1), delay=SLOW_SECONDS * 5)
+    wire.configure(poll={"timeout": SLOW_SECONDS * 10})
+    wire.add_many(*fast, slow)
+    poll = subprocess.Popen(wire.command("poll"), cwd=wire.folder, env=cli_env(), stdout=subprocess.DEVNULL)
+    try:
+        # The fork server and a worker at least, started for the fast feeds' bodies.
+        deadline = time.monotonic() + SLOW_SECONDS * 4
+        pool = descendants(poll.pid)
+        while len(pool) < 2 and time.monotonic() < deadline and poll.poll() is None:
+            time.sleep(0.05)
+            pool = descendants(poll.pid)
+        assert len(pool) >= 2 and poll.poll() is None, f"no parser processes while the poll ran: {pool}"
+    finally:
+        poll.kill()  # SIGKILL: the pool is never shut down
+        poll.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while alive(pool) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = alive(pool)
+    for pid in left:  # do not leave them to the next test either
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"parser processes outlived the poll that started them: {sorted(left)}"
 
 
 def test_a_second_poll_prepares_only_new_and_rewritten_entries(

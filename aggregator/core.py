@@ -949,7 +949,7 @@ _KEPT_IF_SAME = ("last_status", "last_error", "error_count", "next_reason", "sch
 
 
 def _changed_fields(source: Source, fields: dict[str, object]) -> dict[str, object]:
-    """`fields` without those that hold what `source` already has (storing 2,000 304s: see README)."""
+    """`fields` without those that hold what `source` already has."""
     return {k: v for k, v in fields.items() if k not in _KEPT_IF_SAME or v != getattr(source, k)}
 
 

@@ -69,8 +69,6 @@ Clock = Callable[[], datetime]
 # A fetched answer ready to store: its source, and what the pool made of its body (None: nothing
 # yet, the body is parsed when stored; a ParseError: the body is not a feed).
 _Fetched = tuple[Source, FetchResult, "Prepared | ParseError | None"]
-# When a source is polled next, and the health fields a fetch changed (Aggregator._health).
-Health = tuple[Decision, dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -277,10 +275,9 @@ class Aggregator:
             self.store, lambda job: self._absorb(job[0], job[1], prepared=job[2])
         )
         results: list[FetchResult] = []
-        decided: dict[int, Health] = {}  # the 304s' health, worked out while other fetches were in flight
         interrupted = False
         try:
-            results = asyncio.run(self._fetch(sources, on_result, writer.put, decided)) if sources else []
+            results = asyncio.run(self._fetch(sources, on_result, writer.put)) if sources else []
         except asyncio.CancelledError:
             interrupted = True
         finally:
@@ -301,7 +298,7 @@ class Aggregator:
         with self.store.batch() as checkpoint:
             for source, result in zip(sources, results, strict=True):
                 if source.id not in stored:
-                    stored[source.id] = self._absorb(source, result, network_down, decided=decided.get(source.id))
+                    stored[source.id] = self._absorb(source, result, network_down)
                     checkpoint()
         outcomes = tuple(stored[source.id] for source in sources)
         self._slow_down_rate_limited_hosts(outcomes)
@@ -324,7 +321,6 @@ class Aggregator:
         sources: Sequence[Source],
         on_result: Callable[[FetchResult], None] | None,
         ready: Callable[[_Fetched, Stored], None],
-        decided: dict[int, Health],
     ) -> list[FetchResult]:
         """Fetch the sources; each new body goes to `ready` as soon as it can be stored, with a
         callback for when it is. In a poll of many, each new body is first parsed and its items
@@ -354,13 +350,6 @@ class Aggregator:
                 on_result(result)
             source = by_url.get(result.url)
             if source is None or not _needs_parsing(source, result):
-                recent = self._recent_published.get(source.id) if source and result.not_modified else None
-                if source and recent is not None and not result.moved_to:
-                    # A 304's next poll is worked out now, while the event loop would wait for the
-                    # other fetches (when its publishing times are at hand: no database from here).
-                    decided[source.id] = self._health(
-                        source, result, self.clock(), source.hints, keep_validators=True, recent=recent
-                    )
                 return None  # nothing new to store: a failure, a 304, the same bytes as last time
             done: asyncio.Future[None] = loop.create_future()
 
@@ -422,7 +411,6 @@ class Aggregator:
         result: FetchResult,
         network_down: bool = False,
         prepared: Prepared | ParseError | None = None,
-        decided: Health | None = None,
     ) -> UpdateOutcome:
         """Store one fetch's result and schedule the next; any problem becomes the source's stored
         error. `prepared` is what the pool made of the body, when it did."""
@@ -442,15 +430,13 @@ class Aggregator:
         name = source.display_name
         if result.not_modified:
             log.info("%s: HTTP 304 in %.2f s, not modified", name, result.elapsed)
-            return self._unchanged(
-                source, result, decided or self._health(source, result, now, source.hints, keep_validators=True)
-            )
+            return self._unchanged(source, result, now, keep_validators=True)
         body = result.body or b""
         digest = dedupe.body_hash(body)
         # Same bytes as last time (a server without validators): nothing can have changed.
         if digest == source.body_hash:
             log.info("%s: HTTP %s in %.2f s, same bytes as before", name, result.status, result.elapsed)
-            return self._unchanged(source, result, self._health(source, result, now, source.hints, body_hash=digest))
+            return self._unchanged(source, result, now, body_hash=digest)
         from aggregator.parse import parse_feed
 
         try:
@@ -499,9 +485,8 @@ class Aggregator:
             elapsed=result.elapsed,
         )
 
-    def _unchanged(self, source: Source, result: FetchResult, health: Health) -> UpdateOutcome:
-        decision, fields = health
-        self.store.record_fetch(source.id, **fields)
+    def _unchanged(self, source: Source, result: FetchResult, now: datetime, **extra: Any) -> UpdateOutcome:
+        decision = self._healthy(source, result, now, source.hints, **extra)
         return UpdateOutcome(
             source.id,
             source.url,
@@ -585,29 +570,20 @@ class Aggregator:
         if len(self._headlines) > HEADLINE_CACHE:
             self._headlines.popitem(last=False)
 
-    def _healthy(self, source: Source, result: FetchResult, now: datetime, hints: FeedHints, **extra: Any) -> Decision:
-        """Store what a healthy fetch changed of the source's health; when it is polled next."""
-        decision, fields = self._health(source, result, now, hints, **extra)
-        self.store.record_fetch(source.id, **fields)
-        return decision
-
-    def _health(
+    def _healthy(
         self,
         source: Source,
         result: FetchResult,
         now: datetime,
         hints: FeedHints,
         keep_validators: bool = False,
-        recent: list[datetime] | None = None,
         **extra: object,
-    ) -> Health:
-        """When a healthy source is polled next, and the health fields that changed (without the
-        database when `recent`, its publishing times, is given)."""
+    ) -> Decision:
         outcome = PollResult(
             status=result.status,
             headers=result.headers,
             hints=hints,
-            recent_published=self._recent(source.id) if recent is None else recent,
+            recent_published=self._recent(source.id),
         )
         decision = self._decide(now, source, outcome)
         fields: dict[str, object] = {
@@ -622,7 +598,8 @@ class Aggregator:
             fields["etag"] = result.etag
             fields["last_modified"] = result.last_modified
         fields.update({k: v for k, v in extra.items() if v is not None or k == "last_warning"})
-        return decision, _changed_fields(source, fields)
+        self.store.record_fetch(source.id, **_changed_fields(source, fields))
+        return decision
 
     def _recent(self, source_id: int) -> list[datetime]:
         found = self._recent_published.get(source_id)

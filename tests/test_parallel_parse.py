@@ -47,17 +47,14 @@ def desk(n: int) -> bytes:
     return rss([*reports, shared])
 
 
-def settings_in(folder: Path) -> Settings:
-    return Settings(
+def install(folder: Path, urls: list[str]) -> Aggregator:
+    settings = Settings(
         storage=StorageSettings(folder / "t.db"),
         output=OutputSettings(dir=folder / "public"),
         poll=PollSettings(timeout=10),
         topics=(Topic("sports", "Sports", keywords=("marathon",)), Topic("energy", "Energy", keywords=("oil",))),
     )
-
-
-def install(folder: Path, urls: list[str]) -> Aggregator:
-    aggregator = make_aggregator(settings_in(folder))
+    aggregator = make_aggregator(settings)
     for url in urls:
         aggregator.add_source(url)
     return aggregator
@@ -105,32 +102,6 @@ def test_a_worker_that_dies_costs_only_time(urls: list[str], tmp_path: Path) -> 
         pooled.store.check()
         second = pooled.poll(every_source=True)  # a new pool serves the next poll
         assert all(o.not_modified for o in second.outcomes)
-
-
-def test_a_304_is_scheduled_alike_whether_worked_out_while_fetching_or_after(
-    feed_server: FeedServer, tmp_path: Path
-) -> None:
-    # A process that knows a source's publishing times works out its 304's next poll while the
-    # other fetches are in flight; a fresh one, after them. Both store the same.
-    urls = [feed_server.serve(f"/e{n}.xml", desk(n), etag=f'"e{n}"') for n in range(FEEDS)]
-    with install(tmp_path, urls) as aggregator:
-        aggregator.poll()
-        first = {s.id: s for s in aggregator.store.sources()}
-        early = aggregator.poll(every_source=True)
-        after_early = {s.id: s for s in aggregator.store.sources()}
-    with make_aggregator(settings_in(tmp_path)) as fresh:
-        late = fresh.poll(every_source=True)
-        after_late = {s.id: s for s in fresh.store.sources()}
-
-    assert [o.status for o in early.outcomes + late.outcomes] == [304] * FEEDS * 2
-    for outcomes, after in ((early.outcomes, after_early), (late.outcomes, after_late)):
-        for outcome in outcomes:
-            source, before = after[outcome.source_id], first[outcome.source_id]
-            assert outcome.next_at and outcome.next_at.replace(microsecond=0) == source.next_fetch_at
-            assert source.last_fetched_at and before.last_fetched_at
-            assert source.last_fetched_at >= before.last_fetched_at
-            assert (source.next_reason, source.schedule_considered) == (before.next_reason, before.schedule_considered)
-            assert (source.etag, source.last_status, source.error_count) == (before.etag, 304, 0)
 
 
 def test_a_feed_is_stored_while_a_slow_one_is_still_fetched(wire: Wire, feed_server: FeedServer) -> None:

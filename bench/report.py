@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.common import median
-from bench.passes import PASSES, Results
+from bench.passes import PASSES, Answers, PassRuns, Results
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def _missed(target: Target) -> str:
     return f"{_number(target.value, target.unit)}, target {target.op} {_number(target.limit, target.unit)}"
 
 
-def _median_run(runs: Any) -> tuple[float, Any]:
+def _median_run(runs: PassRuns) -> tuple[float, Answers]:
     """(seconds, answers) of the run of median length."""
     run = sorted(range(len(runs.seconds)), key=runs.seconds.__getitem__)[len(runs.seconds) // 2]
     return runs.seconds[run], runs.answers[run]

@@ -221,11 +221,13 @@ def _kilobytes_of(path: Path, *fields: str) -> list[int]:
         text = path.read_text(encoding="ascii")
     except OSError:
         return [0] * len(fields)
-    found = []
-    for field in fields:
-        match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
-        found.append(int(match.group(1)) if match else 0)
-    return found
+    return [_field_kb(text, field) or 0 for field in fields]
+
+
+def _field_kb(text: str, field: str) -> int | None:
+    """`field:  N kB` of a /proc file's text; None when it has no such line."""
+    match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else None
 
 
 def libraries_rss_mb() -> tuple[float, list[str]]:
@@ -234,10 +236,10 @@ def libraries_rss_mb() -> tuple[float, list[str]]:
     modules = [name for name in DAEMON_MODULES if _installed(name)]
     code = f"import {', '.join(modules)}; print(open('/proc/self/status').read())"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
-    match = re.search(r"^VmRSS:\s+(\d+) kB", output, re.MULTILINE)
-    if not match:
+    rss = _field_kb(output, "VmRSS")
+    if rss is None:
         raise RuntimeError("no VmRSS in /proc/self/status")
-    return int(match.group(1)) / 1024, modules
+    return rss / 1024, modules
 
 
 def _installed(module: str) -> bool:

@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from aggregator import romanise
 from aggregator.exceptions import InvalidURLError
 from aggregator.types import Entry
 
@@ -306,6 +307,10 @@ SAME_STORY_TEXT_JACCARD = 0.4
 # announcement ("Harbourline Bank nears deal for Crestmoor" / "Harbourline Bank agrees to buy
 # Crestmoor", 10 hours on) or a follow-up ("Fujian begins rebuilding after Typhoon Senbai").
 DEVELOPING_HOURS = 6.0
+# Chinese reports of one story developing share this many character pairs, and this share of the
+# shorter headline's ("山西吕梁煤矿透水事故：已有4人获救" / "吕梁煤矿透水事故救援持续 4人升井").
+CJK_DEVELOPING_PAIRS = 4
+CJK_DEVELOPING_SHARE = 0.4
 # What happened is told by a word of this many letters or more ("flood", "outage", "rocket").
 EVENT_WORD_LETTERS = 4
 # A headline with this many commas lists several stories.
@@ -314,6 +319,9 @@ LSH_BANDS = 16
 LSH_ROWS = 2  # a band key holds its two values side by side (see lsh_keys)
 # At most this many names and figures of a headline make pair keys (at most 10 keys).
 MAX_KEY_FACTS = 5
+# A Chinese headline's character pairs, read in Latin letters, that make name keys: which of them
+# is a name is not known, so more than MAX_KEY_FACTS (a headline of 14 characters has 13 pairs).
+MAX_READING_KEYS = 12
 _Runs = tuple[tuple[str, ...], ...]
 _MINHASH_VALUES = struct.Struct(f"<{LSH_BANDS * LSH_ROWS}I")
 _MINHASH_BYTES = _MINHASH_VALUES.size
@@ -336,6 +344,21 @@ _ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "�
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
 _ARABIC_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_FIGURE = re.compile(r"\d+(?:\.\d+)?")
+_NOT_LATIN = re.compile(r"[^a-z]+")
+# Words and letters that tell which language a text in Latin letters is in: function words of one
+# language only (a headline keeps a few: "tras", "après", "bei"), and letters only it uses.
+LANGUAGE_WORDS = {
+    "en": frozenset("the of to for on as after with and at from by over is are was amid into its".split()),
+    "es": frozenset("el los las del y por con tras una al su sus se que ya son".split()),
+    "fr": frozenset("le les des du une et sur pour dans au aux après avec est l d qu".split()),
+    "de": frozenset("der die das und im mit von bei nach für auf den dem ein eine zum zur ist nicht ab".split()),
+    "pt": frozenset("o os da do das dos em com após na uma".split()),
+}
+LANGUAGE_LETTERS = {"es": "ñ¿¡", "fr": "çœèêë", "de": "ßäöü", "pt": "ãõ"}
 
 
 @dataclass(frozen=True)
@@ -429,6 +452,39 @@ class Headline:
         return frozenset(name[:NAME_PREFIX] for name in self.names)
 
     @functools.cached_property
+    def language(self) -> str:
+        """The language the report is in, as far as its script and words tell ("" when they do not)."""
+        return _language(self.title, self.summary)
+
+    @functools.cached_property
+    def figures(self) -> frozenset[str]:
+        """The headline's telling figures (two digits or more), those inside a name too ("M6.1",
+        "Yaogan-45"): what a report of the same story in another language gives alike."""
+        inside = (figure for token in self.tokens if not token.isdigit() for figure in _FIGURE.findall(token))
+        return frozenset(number for number in self.numbers.union(inside) if len(number.replace(".", "")) > 1)
+
+    @functools.cached_property
+    def latin_names(self) -> frozenset[str]:
+        """The headline's capitalised words in plain Latin letters ("aerolux", "mercosur", "vegax"):
+        what a report in another language can share. The first word counts too: in two languages,
+        one first word is rarely a word of both ("Aerolux streicht 2.000 Stellen" / "Aerolux to cut
+        2,000 jobs")."""
+        words = (word for entity in self.entities for word in entity)
+        return frozenset(plain for word in words if len(plain := _NOT_LATIN.sub("", word)) >= 2)
+
+    @functools.cached_property
+    def readings(self) -> tuple[str, ...]:
+        """A Chinese headline's character pairs read in Latin letters ("senbai", "fujian"), in order."""
+        return _readings(self.title) if self.language == "zh" else ()
+
+    @functools.cached_property
+    def latin_mentions(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Every word of headline and summary in plain Latin letters, and a Chinese report's
+        character pairs read so: where a name of a report in another language is looked for."""
+        words = frozenset(plain for word in self.mentions if len(plain := _NOT_LATIN.sub("", word)) >= 2)
+        return words, frozenset(self.readings + _readings(self.summary)) if self.readings else frozenset()
+
+    @functools.cached_property
     def digest(self) -> bool:
         """A headline listing several stories: "Daily briefing: Kerala floods, Harbourline deal, Vega-X failure"."""
         return self.title.count(", ") >= DIGEST_COMMAS
@@ -447,6 +503,11 @@ class Headline:
             "initials",
             "digest",
             "name_prefixes",
+            "language",
+            "figures",
+            "latin_names",
+            "readings",
+            "latin_mentions",
         ):
             getattr(self, name)
         return self
@@ -510,9 +571,18 @@ def compare(
     # Chinese and Japanese headlines open with their place or actor: neither mentions the other's.
     if a.subject and b.subject and not _has_subject(a, b) and not _has_subject(b, a):
         return Match(False, score, f"different subjects ({a.subject} / {b.subject})")
+    if developing and (both_give := _told_in_two_languages(a, b, common_names)):
+        return Match(
+            True, score, f"one story in {a.language} and {b.language}: both give {both_give}, {hours_apart:.0f} h apart"
+        )
     only_a, only_b = _unexplained(a, b), _unexplained(b, a)
-    if developing and not (only_a and only_b) and (shared_facts := _developing(a, b, common_names)):
+    # Each naming someone the other does not is a different actor, unless a telling figure is in
+    # both too ("EU fines Veltrix €480m" / "Brussels hits Veltrix with €480m fine").
+    others = only_a and only_b and not a.figures & b.figures
+    if developing and not others and (shared_facts := _developing(a, b, common_names)):
         return Match(True, score, f"a story developing: both name {shared_facts}, {hours_apart:.0f} h apart")
+    if developing and (shared_pairs := _developing_in_characters(a, b)):
+        return Match(True, score, f"a story developing: both write {shared_pairs}, {hours_apart:.0f} h apart")
     if overlap.too_little:
         return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
     facts = _shared_facts(a, b)
@@ -561,6 +631,21 @@ def compare(
     return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
 
 
+def _developing_in_characters(a: Headline, b: Headline) -> str | None:
+    """What two Chinese reports of a story developing share: CJK_DEVELOPING_PAIRS character pairs
+    or more, CJK_DEVELOPING_SHARE of the shorter headline's, and no figure each gives that the
+    other does not ("遥感四十五号" / "遥感四十六号" are two satellites; "9人被困" / "已有4人获救"
+    share no figure the other lacks: a toll told once). None when they do not."""
+    if a.language != "zh" or b.language != "zh" or a.digest or b.digest:
+        return None
+    shared = sorted(token for token in a.tokens & b.tokens if token not in a.numbers)
+    if len(shared) < CJK_DEVELOPING_PAIRS or len(shared) < CJK_DEVELOPING_SHARE * min(len(a.tokens), len(b.tokens)):
+        return None
+    if a.numbers - b.numbers - b.summary_numbers and b.numbers - a.numbers - a.summary_numbers:
+        return None
+    return "、".join(shared)
+
+
 def _developing(a: Headline, b: Headline, common_names: frozenset[str]) -> str | None:
     """What two reports of a story developing share: a name one headline gives whole and the other
     has too ("Kerala", "Orbica Cloud") and a word of what happened that both use ("flood",
@@ -588,6 +673,28 @@ def _developing(a: Headline, b: Headline, common_names: frozenset[str]) -> str |
         and not _alike(word, name_words)
     )
     return f"{' '.join(names[0])} and tell of {events[0]}" if events else None
+
+
+def _told_in_two_languages(a: Headline, b: Headline, common_names: frozenset[str]) -> str | None:
+    """What two reports in different languages both give, when it is at least two names and
+    telling figures: "Mercosur" and "25" ("EU and Mercosur sign trade accord after 25 years of
+    talks" / "UE y Mercosur firman el acuerdo comercial tras 25 años"), "senbai" and "fujian" read
+    from 台风“森白”登陆福建. Names that many stories carry in those hours do not count."""
+    if not a.language or not b.language or a.language == b.language or a.digest or b.digest:
+        return None
+    names = max(_names_in_other_language(a, b, common_names), _names_in_other_language(b, a, common_names), key=len)
+    facts = [*names, *sorted(a.figures & b.figures)]
+    return " and ".join(facts) if len(facts) >= SAME_STORY_FACTS else None
+
+
+def _names_in_other_language(a: Headline, b: Headline, common_names: frozenset[str]) -> list[str]:
+    """Names of `a`'s headline that `b` mentions too: alike in Latin letters, or read so from Chinese."""
+    words, readings = b.latin_mentions
+    return sorted(
+        name
+        for name in a.latin_names
+        if name[:NAME_PREFIX] not in common_names and (name in readings or _alike(name, words))
+    )
 
 
 def _common(entity: tuple[str, ...], common_names: frozenset[str]) -> bool:
@@ -678,7 +785,9 @@ class _Overlap(NamedTuple):  # a tuple: made for every candidate report, as chea
 def match_words(head: Headline) -> str:
     """A report's headline and summary words as one string, stored beside the report so that
     `may_match` can rule it out as a candidate without preparing its headline again."""
-    return _WORD_SEPARATOR.join(head.tokens) + _PART_SEPARATOR + _WORD_SEPARATOR.join(head.summary_tokens)
+    return _PART_SEPARATOR.join(
+        (_WORD_SEPARATOR.join(head.tokens), _WORD_SEPARATOR.join(head.summary_tokens), head.language)
+    )
 
 
 def may_match(
@@ -689,7 +798,8 @@ def may_match(
     is not the same story fails this test (99.4% of such pairs in the labelled sets, taken as an
     hour apart), sparing the preparing of its headline, which was a quarter of storing a cold
     poll's items."""
-    title, _, summary = stored_words.partition(_PART_SEPARATOR)
+    title, _, rest = stored_words.partition(_PART_SEPARATOR)
+    summary, _, language = rest.partition(_PART_SEPARATOR)
     b = frozenset(title.split(_WORD_SEPARATOR)) if title else frozenset()
     if not a.specific or not a.tokens or not b:
         return False
@@ -697,10 +807,35 @@ def may_match(
     overlap = _Overlap.between(a.tokens, a.summary_tokens, a.all_tokens, b, b_summary, b | b_summary)
     if not overlap.too_little:
         return True
+    developing = hours_apart is not None and hours_apart <= DEVELOPING_HOURS
+    # The same story in another language shares names and figures, not words.
+    if (
+        developing
+        and a.language
+        and language
+        and language != a.language
+        and _may_share_facts(a, b | b_summary, language)
+    ):
+        return True
+    if developing and a.language == "zh" and len(a.tokens & b) >= CJK_DEVELOPING_PAIRS:
+        return True
     # A story developing shares a name with it and a word of what happened, and little else.
-    if hours_apart is None or hours_apart > DEVELOPING_HOURS or not a.cased or a.digest or a.tokens.isdisjoint(b):
+    if not developing or not a.cased or a.digest or a.tokens.isdisjoint(b):
         return False
     return not (a.name_prefixes - common_names).isdisjoint(word[:NAME_PREFIX] for word in b)
+
+
+def _may_share_facts(a: Headline, words: frozenset[str], language: str) -> bool:
+    """Whether a report in another language whose words are `words` shares a name or a figure
+    with `a`, as `_told_in_two_languages` looks for them (it wants two)."""
+    figures = {figure for word in words for figure in _FIGURE.findall(word)}
+    if a.figures & figures:
+        return True
+    latin = frozenset(plain for word in words if len(plain := _NOT_LATIN.sub("", word)) >= 2)
+    readings = {"".join(romanise.syllables(word)) for word in words if language == "zh" and _CJK.match(word)}
+    return any(name in readings or _alike(name, latin) for name in a.latin_names) or any(
+        _alike(word, frozenset(a.readings)) for word in latin if len(word) >= NAME_PREFIX
+    )
 
 
 def _has_subject(a: Headline, b: Headline) -> bool:
@@ -826,10 +961,15 @@ def name_keys(head: Headline) -> list[tuple[str, int]]:
     pair of names, so these keys are looked up only within DEVELOPING_HOURS, and a name that many
     stories carry there is common (`compare`'s `common_names`). A headline in capitals or Title
     Case, or a digest of several stories, has none."""
-    if not head.specific or not head.cased or head.digest:
+    if not head.specific or head.digest:
         return []
-    names = (word[:NAME_PREFIX] for entity in head.entities for word in entity)
-    return [(name, _hash64(f"n:{name}")) for name in list(dict.fromkeys(names))[:MAX_KEY_FACTS]]
+    if head.readings:
+        names = list(dict.fromkeys(reading[:NAME_PREFIX] for reading in head.readings))[:MAX_READING_KEYS]
+    elif head.cased:
+        names = list(dict.fromkeys(word[:NAME_PREFIX] for entity in head.entities for word in entity))[:MAX_KEY_FACTS]
+    else:
+        return []
+    return [(name, _hash64(f"n:{name}")) for name in names]
 
 
 def _hash64(text: str) -> int:
@@ -1040,6 +1180,32 @@ def _entities(text: str) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, 
     everything.extend([tuple(run)] if run else [])
     later.extend([tuple(later_run)] if later_run else [])
     return tuple(everything), tuple(later)
+
+
+def _readings(text: str) -> tuple[str, ...]:
+    """The character pairs of a text's Chinese characters, read in Latin letters, in order."""
+    chunks = (chunk for chunk in _cjk_chunks(text) if _CJK.match(chunk))
+    return tuple(dict.fromkeys(reading for chunk in chunks for reading in romanise.name_readings(chunk)))
+
+
+def _language(title: str, summary: str) -> str:
+    """A report's language as its script tells (Japanese kana, Korean, Chinese characters, Arabic),
+    else as its function words and letters do ("tras", "ñ": Spanish); "" when they do not."""
+    for script, language in ((_KANA, "ja"), (_HANGUL, "ko"), (_CJK, "zh"), (_ARABIC, "ar")):
+        if script.search(title):
+            return language
+    text = f"{title} {summary}"
+    words = [word for word in _LETTERS.findall(text) if word.islower()]  # "Las Vegas" is not Spanish
+    text = text.lower()
+    scores = {
+        language: sum(word in function_words for word in words)
+        + sum(letter in text for letter in LANGUAGE_LETTERS.get(language, ""))
+        for language, function_words in LANGUAGE_WORDS.items()
+    }
+    scores["en"] += len(_POSSESSIVE.findall(text))  # "China's"
+    best = max(scores.values())
+    leaders = [language for language, value in scores.items() if value == best]
+    return leaders[0] if best and len(leaders) == 1 else ""
 
 
 def _caseless(text: str) -> bool:

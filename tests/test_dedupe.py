@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aggregator import romanise
 from aggregator.dedupe import (
     DEVELOPING_HOURS,
     LSH_BANDS,
@@ -478,6 +479,99 @@ def test_a_story_developing_needs_the_reports_close_in_time() -> None:
     assert not compare(KERALA_FIRST, KERALA_LATER, hours_apart=DEVELOPING_HOURS + 1).same
 
 
+def test_a_figure_in_both_overrules_names_each_report_gives_alone() -> None:
+    fine = headline("EU fines Veltrix €480m over data transfers")
+    same_fine = headline("Brussels hits Veltrix with €480m fine over transatlantic data flows")
+    match = compare(fine, same_fine, hours_apart=1)
+    assert match.same and match.reason == "a story developing: both name veltrix and tell of data, 1 h apart"
+    assert not compare(fine, same_fine).same  # times unknown: EU and Brussels may be two actors
+    other_fine = headline("Brussels hits Veltrix with €120m fine over tax deals")
+    assert not compare(fine, other_fine, hours_apart=1).same  # no figure in both
+
+
+# One story in two languages: no words in common, but names and figures.
+MERCOSUR_EN = headline("EU and Mercosur sign trade accord after 25 years of talks")
+MERCOSUR_ES = headline("UE y Mercosur firman el acuerdo comercial tras 25 años de negociaciones")
+SENBAI_EN = headline("Typhoon Senbai makes landfall in Fujian, forcing 400,000 to evacuate")
+SENBAI_ZH = headline("台风“森白”登陆福建 已致2人死亡")
+
+
+@pytest.mark.parametrize(
+    ("title", "language"),
+    [
+        ("EU and Mercosur sign trade accord after 25 years of talks", "en"),
+        ("Magnitude 5.5 quake hits China's Gansu, no casualties reported", "en"),
+        ("UE y Mercosur firman el acuerdo comercial tras 25 años", "es"),
+        ("Le gouvernement survit à une motion de censure sur le budget", "fr"),
+        ("Pilotenstreik bei Aerolux: 400 Flüge gestrichen", "de"),
+        ("台风“森白”登陆福建 已致2人死亡", "zh"),
+        ("北海道沖でM6.1の地震", "ja"),
+        ("النفط يرتفع 2% بعد إشارات من «أوبك+»", "ar"),
+        ("Swede Lindqvist wins Las Vegas Grand Prix", ""),  # "Las" in a name tells nothing
+        ("La Bourse de Paris termine en hausse", ""),  # "la" and "en": French or Spanish
+        ("Live updates", ""),
+    ],
+)
+def test_a_reports_language_is_told_by_its_script_or_its_function_words(title: str, language: str) -> None:
+    assert headline(title).language == language
+
+
+def test_chinese_characters_are_read_in_latin_letters_two_by_two() -> None:
+    assert romanise.name_readings("台风森白") == ["taifeng", "fengsen", "senbai"]
+    assert romanise.syllables("福建泉州") == ["fu", "jian", "quan", "zhou"]
+    assert romanise.name_readings("绿") == []  # one character is no name
+    assert SENBAI_ZH.readings[:3] == ("taifeng", "senbai", "denglu")
+    assert SENBAI_EN.readings == ()  # English is not read
+
+
+def test_one_story_in_two_languages_shares_two_names_or_figures_within_hours() -> None:
+    match = compare(MERCOSUR_EN, MERCOSUR_ES, hours_apart=2)
+    assert match.same
+    assert match.reason == "one story in en and es: both give mercosur and 25, 2 h apart"
+    match = compare(SENBAI_ZH, SENBAI_EN, hours_apart=2)
+    assert match.same and match.reason == "one story in zh and en: both give fujian and senbai, 2 h apart"
+    assert compare(SENBAI_EN, SENBAI_ZH, hours_apart=2).same
+    assert may_match(SENBAI_EN, match_words(SENBAI_ZH), hours_apart=2)
+    assert may_match(SENBAI_ZH, match_words(SENBAI_EN), hours_apart=2)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "hours_apart"),
+    [
+        (MERCOSUR_EN, MERCOSUR_ES, None),  # times unknown
+        (MERCOSUR_EN, MERCOSUR_ES, DEVELOPING_HOURS + 1),  # too far apart
+        (SENBAI_EN, headline("台风“海葵”登陆福建 已致2人死亡"), 1),  # another typhoon: only Fujian in both
+        (MERCOSUR_EN, headline("La UE y Mercosur retoman las negociaciones tras 20 años"), 1),  # one name only
+        (headline("Daily briefing: Mercosur deal, Kerala floods, 25 dead"), MERCOSUR_ES, 1),  # a digest
+    ],
+)
+def test_reports_in_two_languages_sharing_less_are_not_one_story(
+    first: Headline, second: Headline, hours_apart: float | None
+) -> None:
+    assert not compare(first, second, hours_apart).same
+
+
+def test_a_common_name_does_not_tell_one_story_in_two_languages() -> None:
+    assert not compare(MERCOSUR_EN, MERCOSUR_ES, hours_apart=1, common_names=frozenset({"merc"})).same
+
+
+def test_name_keys_let_a_chinese_report_meet_one_in_latin_letters() -> None:
+    chinese, english = set(name_keys(SENBAI_ZH)), set(name_keys(SENBAI_EN))
+    assert {name for name, _ in chinese & english} == {"senb", "fuji"}
+    assert len(chinese) <= 12
+
+
+def test_chinese_reports_of_a_story_developing_share_character_pairs_and_no_other_figure() -> None:
+    rescued = headline("山西吕梁煤矿透水事故：已有4人获救", "截至22日18时，被困的9人中已有4人成功升井，生命体征平稳。")
+    lifted = headline("吕梁煤矿透水事故救援持续 4人升井")
+    match = compare(rescued, lifted, hours_apart=3)
+    assert match.same and match.reason.startswith("a story developing: both write ")
+    assert may_match(rescued, match_words(lifted), hours_apart=3)
+    assert not compare(rescued, lifted).same  # times unknown
+    satellite_45, satellite_46 = headline("我国成功发射遥感45号卫星"), headline("我国成功发射遥感46号卫星")
+    assert not compare(satellite_45, satellite_46, hours_apart=3).same  # two satellites
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -697,7 +791,8 @@ def test_may_match_rules_out_no_pair_that_compare_joins_and_most_that_it_does_no
 
 
 @given(st.text(min_size=1, max_size=80), st.text(max_size=200))
-def test_match_words_keep_every_token_of_headline_and_summary(title: str, summary: str) -> None:
+def test_match_words_keep_every_token_of_headline_and_summary_and_the_language(title: str, summary: str) -> None:
     head = headline(title, summary)
-    words, _, summary_words = match_words(head).partition("\t")
+    words, summary_words, language = match_words(head).split("\t")
     assert set(words.split()) == set(head.tokens) and set(summary_words.split()) == set(head.summary_tokens)
+    assert language == head.language

@@ -347,6 +347,8 @@ _ARABIC_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
 _LETTERS = re.compile(r"[^\W\d_]+")
+# A French elided article or pronoun: "l'Assemblée" names the Assemblée, "d'Abidjan" Abidjan.
+_ELISION = re.compile(r"(?<![\w'’])(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’](?=[^\W\d_])", re.IGNORECASE)
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
 _NOT_LATIN = re.compile(r"[^a-z]+")
 # Words and letters that tell which language a text in Latin letters is in: function words of one
@@ -535,8 +537,8 @@ class Match:
 
 def headline(title: str, summary: str = "") -> Headline:
     """A report's headline (and summary text) prepared for matching."""
-    stripped = _cjk_numerals(_join_acronyms(_strip_decorations(unicodedata.normalize("NFKC", title).strip())))
-    summary = _cjk_numerals(_join_acronyms(unicodedata.normalize("NFKC", summary).strip()))
+    stripped = _prepared(_strip_decorations(unicodedata.normalize("NFKC", title).strip()))
+    summary = _prepared(unicodedata.normalize("NFKC", summary).strip())
     words, numbers = _words(stripped)
     summary_words, summary_numbers = _words(summary)
     return Headline(
@@ -663,6 +665,8 @@ def _developing(a: Headline, b: Headline, common_names: frozenset[str]) -> str |
         return None
     if len(names) >= 2:
         return f"{' '.join(names[0])} and {' '.join(names[1])}"
+    if figures := sorted(a.figures & b.figures):
+        return f"{' '.join(names[0])} and {figures[0]}"
     name_words = frozenset(names[0])
     events = sorted(
         word
@@ -994,6 +998,11 @@ def _key_facts(head: Headline) -> list[str]:
 # Words, figures and names ---------------------------------------------------------------------
 
 
+def _prepared(text: str) -> str:
+    """A text with "U.N." written "UN", Chinese numerals in digits and French elisions dropped."""
+    return _ELISION.sub("", _cjk_numerals(_join_acronyms(text)))
+
+
 def _cjk_numerals(text: str) -> str:
     """Chinese and Japanese numerals with a ten, hundred or thousand written in digits: "四十五号"
     is "45号", as "遥感四十五号" and "遥感四十六号" are different satellites."""
@@ -1217,8 +1226,9 @@ def _caseless(text: str) -> bool:
 
 
 def _name_like(word: str) -> bool:
-    """A name wherever it stands: a word with a digit or a second capital ("COP31", "EU", "McKinsey")."""
-    return any(ch.isdigit() or ch.isupper() for ch in word[1:])
+    """A name wherever it stands: a word with a digit or a second capital ("COP31", "EU", "McKinsey"),
+    or a possessive ("Senegal's president")."""
+    return any(ch.isdigit() or ch.isupper() for ch in word[1:]) or bool(_POSSESSIVE.search(word))
 
 
 def _initials(text: str) -> tuple[str, str]:

@@ -4,8 +4,9 @@ The thresholds are the measured quality, kept as floors a little below it, so a 
 precision or recall fails here; `python -m bench.storyeval` prints the figures and every miss.
 
 `eval.jsonl` is the set the matching rules were tuned on; `holdout.jsonl` was written before that
-tuning and is never tuned on, so its floors say how well the rules carry over to stories they
-were not fitted to.
+tuning, and its misses were read for some rules since (its history is below); `blind.jsonl` was
+written after the rules and scored once before any rule changed, so its floors say how well the
+rules carry over to stories they were not fitted to.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bench.storyeval import EVAL_SET, HOLDOUT_SET, SETS, evaluate
+from bench.storyeval import BLIND_SET, EVAL_SET, HOLDOUT_SET, SETS, evaluate
 
-# Measured 2026-11-29 on eval.jsonl: precision 1.000 on all pairs; recall 0.898 on same-language
-# pairs (0.744 on all pairs: names and figures carry a few stories across languages, most not).
-# Before the rule for a story developing within hours (2026-11-28): recall 0.813 (all pairs 0.657);
-# before the round of rules before it: precision 1.000, recall 0.573 (all pairs 0.456).
+# Measured 2026-11-29 on eval.jsonl: precision 1.000 on all pairs; recall 0.939 on same-language
+# pairs, 0.854 on all pairs (names and figures carry a story across languages: Mercosur and 25,
+# Senbai and Fujian read from Chinese; Japanese and Arabic are not read). Before the rule for one
+# story in two languages and the smaller rules of that day: same-language recall 0.898, all pairs
+# 0.744; before the rule for a story developing within hours (2026-11-28): recall 0.813 (all
+# pairs 0.657); before the round of rules before it: precision 1.000, recall 0.573 (all pairs 0.456).
 MIN_PRECISION = 0.98
-MIN_SAME_LANGUAGE_RECALL = 0.89
-MIN_ALL_PAIRS_RECALL = 0.73
+MIN_SAME_LANGUAGE_RECALL = 0.93
+MIN_ALL_PAIRS_RECALL = 0.84
 
 # Measured 2026-11-28 on holdout.jsonl: precision 0.987; recall 0.497 on same-language pairs
 # (0.342 on all pairs). The one wrong merge: two "Live updates" items sharing an evergreen URL
@@ -43,10 +46,24 @@ MIN_ALL_PAIRS_RECALL = 0.73
 #   recall 0.516 -> 0.710 (all pairs 0.356 -> 0.538). Its second form (two shared names and no
 #   shared word) came from this set's misses ("Orbica to buy Lattix" / "Orbica snaps up Lattix")
 #   as much as the tuning set's, so this set is no longer blind to it: precision 0.992, recall
-#   0.761 (all pairs 0.573).
+#   0.761 (all pairs 0.573);
+# - then (2026-11-29) one story in two languages, written from the tuning set's misses (all pairs
+#   0.573 -> 0.618), after which this set's misses were read too: its language guess ("Magnitude
+#   5.5 quake hits China's Gansu" taken for Portuguese), a first word counting as a name across
+#   languages ("Aerolux streicht 2.000 Stellen" / "Aerolux to cut 2,000 jobs"), French elisions
+#   ("d'Abidjan"), a name and a figure telling a story developing, a possessive first word as a
+#   name ("Senegal's president ..."): precision 0.994, same-language recall 0.826 (all pairs 0.711).
 MIN_HOLDOUT_PRECISION = 0.98
-MIN_HOLDOUT_SAME_LANGUAGE_RECALL = 0.75
-MIN_HOLDOUT_ALL_PAIRS_RECALL = 0.56
+MIN_HOLDOUT_SAME_LANGUAGE_RECALL = 0.81
+MIN_HOLDOUT_ALL_PAIRS_RECALL = 0.70
+
+# Measured 2026-11-29 on blind.jsonl, written after all of the above and scored once before any
+# rule was changed for it: precision 0.990 (the one wrong merge: two "Live updates" sharing an
+# evergreen URL, as in the held-out set), recall 0.612 on same-language pairs, 0.515 on all pairs.
+# The gap to the other two sets is how far the rules are fitted to the misses they were read on.
+MIN_BLIND_PRECISION = 0.98
+MIN_BLIND_SAME_LANGUAGE_RECALL = 0.60
+MIN_BLIND_ALL_PAIRS_RECALL = 0.50
 
 
 def test_story_matching_meets_its_measured_precision_and_recall() -> None:
@@ -63,6 +80,14 @@ def test_story_matching_carries_over_to_the_held_out_set() -> None:
     assert everything.precision >= MIN_HOLDOUT_PRECISION, everything.wrong_merges
     assert same_language.recall >= MIN_HOLDOUT_SAME_LANGUAGE_RECALL
     assert everything.recall >= MIN_HOLDOUT_ALL_PAIRS_RECALL
+
+
+def test_story_matching_carries_over_to_the_blind_set() -> None:
+    everything, same_language, rows = evaluate(BLIND_SET)
+    assert len(rows) >= 150
+    assert everything.precision >= MIN_BLIND_PRECISION, everything.wrong_merges
+    assert same_language.recall >= MIN_BLIND_SAME_LANGUAGE_RECALL
+    assert everything.recall >= MIN_BLIND_ALL_PAIRS_RECALL
 
 
 @pytest.mark.parametrize("name", sorted(SETS))

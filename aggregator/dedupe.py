@@ -963,8 +963,10 @@ def name_keys(head: Headline) -> list[tuple[str, int]]:
     in `lsh_keys`), as (name, key), so that reports sharing a name and little else ("Kerala floods
     kill 12" / "Kerala flood death toll rises to 31") meet. A name is in many more reports than a
     pair of names, so these keys are looked up only within DEVELOPING_HOURS, and a name that many
-    stories carry there is common (`compare`'s `common_names`). A headline in capitals or Title
-    Case, or a digest of several stories, has none."""
+    stories carry there is common (`compare`'s `common_names`). A Chinese headline's keys are
+    its first MAX_READING_KEYS character pairs read in Latin letters and cut alike ("senb" for
+    森白 meets "Senbai"). A headline in capitals or Title Case, or a digest of several stories,
+    has none."""
     if not head.specific or head.digest:
         return []
     if head.readings:

@@ -3,8 +3,9 @@ the same name told in a language written in Latin letters: 森白 is "senbai", �
 
 The readings are pypinyin's table of characters (its `pinyin_dict.json`), read as data: importing
 pypinyin itself loads its phrase dictionary too, 57 MB in every process that matches stories,
-where this table takes a few. Each character gets its most common reading; a name whose characters
-read otherwise ("重庆", chóng not zhòng) is simply not met, never wrongly met.
+where this table takes 8 MB (read in 0.16 s, when the first Chinese report comes). Each character
+gets its most common reading; a name whose characters read otherwise ("重庆", chóng not zhòng) is
+simply not met, never wrongly met.
 """
 
 from __future__ import annotations

@@ -126,3 +126,29 @@ def test_a_name_many_stories_carry_does_not_join_reports_hours_apart(wire: Wire,
     ids = {i["title"]: i["id"] for i in wire.json("items")}
     verdict = wire.json("why", str(ids[camp[1]]), str(ids[paris[0][1]]))
     assert verdict["same_story"] is False
+
+
+def test_one_story_in_english_and_chinese_is_one_story_and_another_typhoon_is_not(
+    wire: Wire, feed_server: FeedServer
+) -> None:
+    english = (
+        "urn:meridian:senbai",
+        "Typhoon Senbai makes landfall in Fujian, forcing 400,000 to evacuate",
+        None,
+        minutes_ago(150),
+    )
+    chinese = ("urn:huaxia:senbai", "台风“森白”登陆福建 已致2人死亡", None, minutes_ago(30))
+    other = ("urn:huaxia:haikui", "台风“海葵”在广东湛江登陆", None, minutes_ago(20))
+    wire.add(feed_server.serve("/meridian.xml", rss([english])), "--name", "Meridian Wire")
+    wire.add(feed_server.serve("/huaxia.xml", rss([chinese, other])), "--name", "华夏通讯社")
+    assert wire.run("poll").returncode == 0
+
+    stories = wire.json("stories")
+    assert len(stories) == 2
+    [senbai] = [s for s in stories if len(s["reports"]) == 2]
+    assert {r["title"] for r in senbai["reports"]} == {english[1], chinese[1]}
+    ids = {i["title"]: i["id"] for i in wire.json("items")}
+    joined = wire.json("why", str(ids[chinese[1]]), str(ids[english[1]]))
+    assert joined["same_story"] is True
+    assert joined["reason"] == "one story in zh and en: both give fujian and senbai, 2 h apart"
+    assert wire.json("why", str(ids[other[1]]), str(ids[english[1]]))["same_story"] is False

@@ -104,7 +104,7 @@ class ParserPool:
         try:
             return loop.run_in_executor(self._start(), job)
         except BrokenProcessPool:
-            self.close()
+            self._discard_broken()
             return loop.run_in_executor(self._start(), job)
 
     def render_atom_pages(self, pages: list[AtomPage]) -> list[bytes]:
@@ -114,7 +114,7 @@ class ParserPool:
         try:
             return list(self._start().map(_render_atom_page, pages))
         except BrokenProcessPool:
-            self.close()
+            self._discard_broken()
             return [render_atom(*page) for page in pages]
 
     def _start(self) -> ProcessPoolExecutor:
@@ -125,6 +125,16 @@ class ParserPool:
                 self.processes, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)
             )
         return self._executor
+
+    def _discard_broken(self) -> None:
+        """Shut down a pool a worker of which died. Its other workers may wait forever on a queue
+        lock the dead one held, and one started just as the pool broke is not stopped by the pool
+        itself, so shutting down would wait on it forever (CPython 3.11): every worker is ended
+        first. `_processes` is the executor's own table of them; there is no public one."""
+        if self._executor is not None:
+            for process in list((getattr(self._executor, "_processes", None) or {}).values()):
+                process.terminate()
+        self.close()
 
     def close(self) -> None:
         """Stop the processes (a broken pool is replaced at the next `parse`)."""

@@ -10,6 +10,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -96,7 +97,13 @@ def test_a_worker_that_dies_costs_only_time(urls: list[str], tmp_path: Path) -> 
         executor.submit(os.getpid).result(timeout=30)  # the workers are up
         for pid in list(executor._processes):
             os.kill(pid, signal.SIGKILL)
-        summary = pooled.poll()
+        # Bounded: replacing the broken pool once waited forever on a worker it started as it broke.
+        polled: list[Any] = []
+        polling = threading.Thread(target=lambda: polled.append(pooled.poll()), daemon=True)
+        polling.start()
+        polling.join(timeout=120)
+        assert polled, "the poll did not end after its parser processes were killed"
+        [summary] = polled
         assert not [o.error for o in summary.outcomes if o.error]
         assert sum(o.new for o in summary.outcomes) == FEEDS * 7
         pooled.store.check()

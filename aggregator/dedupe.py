@@ -20,7 +20,7 @@ import re
 import struct
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
@@ -463,7 +463,7 @@ class Headline:
         """The headline's telling figures (two digits or more), those inside a name too ("M6.1",
         "Yaogan-45"): what a report of the same story in another language gives alike."""
         inside = (figure for token in self.tokens if not token.isdigit() for figure in _FIGURE.findall(token))
-        return frozenset(number for number in self.numbers.union(inside) if len(number.replace(".", "")) > 1)
+        return frozenset(number for number in self.numbers.union(inside) if _telling(number))
 
     @functools.cached_property
     def latin_names(self) -> frozenset[str]:
@@ -472,7 +472,7 @@ class Headline:
         one first word is rarely a word of both ("Aerolux streicht 2.000 Stellen" / "Aerolux to cut
         2,000 jobs")."""
         words = (word for entity in self.entities for word in entity)
-        return frozenset(plain for word in words if len(plain := _NOT_LATIN.sub("", word)) >= 2)
+        return _plain_latin(words)
 
     @functools.cached_property
     def readings(self) -> tuple[str, ...]:
@@ -483,8 +483,8 @@ class Headline:
     def latin_mentions(self) -> tuple[frozenset[str], frozenset[str]]:
         """Every word of headline and summary in plain Latin letters, and a Chinese report's
         character pairs read so: where a name of a report in another language is looked for."""
-        words = frozenset(plain for word in self.mentions if len(plain := _NOT_LATIN.sub("", word)) >= 2)
-        return words, frozenset(self.readings + _readings(self.summary)) if self.readings else frozenset()
+        readings = frozenset(self.readings + _readings(self.summary)) if self.readings else frozenset()
+        return _plain_latin(self.mentions), readings
 
     @functools.cached_property
     def digest(self) -> bool:
@@ -593,7 +593,7 @@ def compare(
     if only_a and only_b and jaccard < NAMES_OVERRULED and facts < SAME_STORY_FACTS:
         return Match(False, score, f"different names ({_listed(only_a)} / {_listed(only_b)})")
     # A rising toll in the same place is the same story; other figures in other places are not.
-    figures_a, figures_b = a.numbers - b.numbers - b.summary_numbers, b.numbers - a.numbers - a.summary_numbers
+    figures_a, figures_b = _figures_only_in(a, b), _figures_only_in(b, a)
     if figures_a and figures_b and (not _alike_sets(a.places, b.places) or jaccard < SAME_STORY_JACCARD):
         return Match(False, score, f"different numbers ({_listed(figures_a)} / {_listed(figures_b)})")
     # The same plain headline over different facts: a recurring "Asian markets open lower", another
@@ -643,7 +643,7 @@ def _developing_in_characters(a: Headline, b: Headline) -> str | None:
     shared = sorted(token for token in a.tokens & b.tokens if token not in a.numbers)
     if len(shared) < CJK_DEVELOPING_PAIRS or len(shared) < CJK_DEVELOPING_SHARE * min(len(a.tokens), len(b.tokens)):
         return None
-    if a.numbers - b.numbers - b.summary_numbers and b.numbers - a.numbers - a.summary_numbers:
+    if _figures_only_in(a, b) and _figures_only_in(b, a):
         return None
     return "、".join(shared)
 
@@ -728,7 +728,7 @@ def _facts_of(a: Headline, b: Headline) -> int:
         for entity in a.entities
         if (entity != (a.first,) or _alike(a.first, a.capitalised | b.capitalised)) and _meets(entity, b.names, b)
     )
-    figures = sum(1 for number in a.numbers & b.numbers if len(number.replace(".", "")) > 1)
+    figures = sum(1 for number in a.numbers & b.numbers if _telling(number))
     return names + figures
 
 
@@ -835,7 +835,7 @@ def _may_share_facts(a: Headline, words: frozenset[str], language: str) -> bool:
     figures = {figure for word in words for figure in _FIGURE.findall(word)}
     if a.figures & figures:
         return True
-    latin = frozenset(plain for word in words if len(plain := _NOT_LATIN.sub("", word)) >= 2)
+    latin = _plain_latin(words)
     readings = {"".join(romanise.syllables(word)) for word in words if language == "zh" and _CJK.match(word)}
     return any(name in readings or _alike(name, latin) for name in a.latin_names) or any(
         _alike(word, frozenset(a.readings)) for word in latin if len(word) >= NAME_PREFIX
@@ -993,7 +993,7 @@ def _key_facts(head: Headline) -> list[str]:
     found: list[str] = [head.subject] if head.subject else []
     for entity in head.entities if head.cased else ():
         found.extend(word[:NAME_PREFIX] for word in entity)
-    found.extend(sorted(number for number in head.numbers if len(number.replace(".", "")) > 1))
+    found.extend(sorted(number for number in head.numbers if _telling(number)))
     return list(dict.fromkeys(found))[:MAX_KEY_FACTS]
 
 
@@ -1191,6 +1191,21 @@ def _entities(text: str) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, 
     everything.extend([tuple(run)] if run else [])
     later.extend([tuple(later_run)] if later_run else [])
     return tuple(everything), tuple(later)
+
+
+def _telling(number: str) -> bool:
+    """A figure of two digits or more tells one event from another ("2-1" could be any match)."""
+    return len(number.replace(".", "")) > 1
+
+
+def _figures_only_in(a: Headline, b: Headline) -> frozenset[str]:
+    """The figures of `a`'s headline that report `b` gives nowhere."""
+    return a.numbers - b.numbers - b.summary_numbers
+
+
+def _plain_latin(words: Iterable[str]) -> frozenset[str]:
+    """Words in plain Latin letters ("vega-x" is "vegax"), those of two letters or more."""
+    return frozenset(plain for word in words if len(plain := _NOT_LATIN.sub("", word)) >= 2)
 
 
 def _readings(text: str) -> tuple[str, ...]:

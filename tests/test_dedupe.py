@@ -548,6 +548,18 @@ def test_chinese_characters_are_read_in_latin_letters_two_by_two() -> None:
     assert SENBAI_EN.readings == ()  # English is not read
 
 
+def test_without_the_reading_table_chinese_is_not_read_and_nothing_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    romanise._readings.cache_clear()
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    try:
+        assert romanise.name_readings("台风森白") == []
+        unread = headline("台风“森白”登陆福建 已致2人死亡")
+        assert unread.readings == () and unread.language == "zh"
+        assert not compare(unread, SENBAI_EN, hours_apart=2).same
+    finally:
+        romanise._readings.cache_clear()
+
+
 def test_one_story_in_two_languages_shares_two_names_or_figures_within_hours() -> None:
     match = compare(MERCOSUR_EN, MERCOSUR_ES, hours_apart=2)
     assert match.same

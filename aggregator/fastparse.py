@@ -48,7 +48,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from aggregator.parse import MAX_PROLOGUE, normalise, response_headers_for
+from aggregator.parse import MAX_ENTRIES, MAX_PROLOGUE, normalise, response_headers_for
 from aggregator.types import ParsedFeed
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -273,14 +273,16 @@ def _feedparser() -> _Feedparser | None:
         return None
 
 
-def fast_parse(body: bytes, headers: dict[str, str], url: str, now: datetime) -> ParsedFeed | None:
+def fast_parse(
+    body: bytes, headers: dict[str, str], url: str, now: datetime, max_entries: int = MAX_ENTRIES
+) -> ParsedFeed | None:
     """The ParsedFeed `parse_with_feedparser` gives for these bytes, or None when the document is
     not plainly a well-formed RSS 2.0 or Atom 1.0 feed (then feedparser decides)."""
     tools = _feedparser()
     if tools is None or not body:
         return None
     try:
-        return _Reader(tools, body, headers, url).parsed(now)
+        return _Reader(tools, body, headers, url).parsed(now, max_entries)
     except _Decline:
         return None
 
@@ -340,7 +342,7 @@ class _Reader:
 
     # The document
 
-    def parsed(self, now: datetime) -> ParsedFeed:
+    def parsed(self, now: datetime, max_entries: int) -> ParsedFeed:
         root = self.root
         self._check_namespaces(root)
         lang = self._lang(root, self.language)
@@ -362,7 +364,7 @@ class _Reader:
             self._atom_feed(root, lang)
         else:
             raise _Decline
-        return normalise(self.body, self.url, now, version, self.feed, self.entries, None)
+        return normalise(self.body, self.url, now, version, self.feed, self.entries, None, max_entries)
 
     def _check_namespaces(self, root: Any) -> None:
         tools = self.tools

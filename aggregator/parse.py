@@ -18,7 +18,7 @@ import html
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nh3
@@ -88,7 +88,13 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 MAX_TITLE_CHARS = 500
 MAX_HTML_CHARS = 200_000  # a summary or content longer than this is cut before sanitising
-MAX_ENTRIES = 1000
+MAX_ENTRIES = 1000  # the default of [poll] max_entries
+# Dates before this are unset defaults (.NET's 0001-01-01, Unix's 1970-01-01) or typing errors, not
+# publication times; like dates in the future they give way to the first-seen time. Every date an
+# entry keeps is between this and `now`, so arithmetic on it (windows, retention) cannot overflow.
+EARLIEST_DATE = datetime(1970, 1, 2, tzinfo=UTC)
+# A date later than `now` by more than this is worth a warning; a few minutes of clock skew is not.
+FUTURE_WARNING = timedelta(days=1)
 MAX_PROLOGUE = 4096  # where a DOCTYPE can start: after the XML declaration and comments
 UNTITLED = "(untitled)"
 MAX_UNESCAPES = 20
@@ -127,19 +133,24 @@ _HTML_CLEANER = _cleaner(
 )
 
 
-def parse_feed(body: bytes, headers: dict[str, str], url: str, now: datetime) -> ParsedFeed:
-    """Parse a fetched document; `url` resolves relative links, `now` is the first-seen time.
+def parse_feed(
+    body: bytes, headers: dict[str, str], url: str, now: datetime, max_entries: int = MAX_ENTRIES
+) -> ParsedFeed:
+    """Parse a fetched document; `url` resolves relative links, `now` is the first-seen time, and
+    only the newest `max_entries` entries are kept.
 
     A well-formed RSS 2.0 or Atom 1.0 document takes the fast path (`fastparse`), whose result is
     the one the feedparser path gives; every other document goes through feedparser.
     """
     from aggregator.fastparse import fast_parse  # here: the fast path imports this module's helpers
 
-    parsed = fast_parse(body, headers, url, now)
-    return parsed if parsed is not None else parse_with_feedparser(body, headers, url, now)
+    parsed = fast_parse(body, headers, url, now, max_entries)
+    return parsed if parsed is not None else parse_with_feedparser(body, headers, url, now, max_entries)
 
 
-def parse_with_feedparser(body: bytes, headers: dict[str, str], url: str, now: datetime) -> ParsedFeed:
+def parse_with_feedparser(
+    body: bytes, headers: dict[str, str], url: str, now: datetime, max_entries: int = MAX_ENTRIES
+) -> ParsedFeed:
     """The feedparser path of `parse_feed`, for any document (the fast path's reference)."""
     import feedparser  # here, not at the top: topic rules use plain_text without needing the parser
 
@@ -160,7 +171,7 @@ def parse_with_feedparser(body: bytes, headers: dict[str, str], url: str, now: d
         reason = f": {problem}" if problem else ""
         kind = "an HTML page" if _looks_like_html(body) else "not an RSS or Atom feed"
         raise ParseError(f"{url} is {kind}{reason}.")
-    return normalise(body, url, now, version, result.get("feed", {}), raw_entries, problem)
+    return normalise(body, url, now, version, result.get("feed", {}), raw_entries, problem, max_entries)
 
 
 def response_headers_for(headers: dict[str, str], url: str) -> dict[str, str]:
@@ -179,11 +190,13 @@ def normalise(
     feed: Mapping[str, Any],
     raw_entries: Sequence[Mapping[str, Any]],
     problem: object | None,
+    max_entries: int = MAX_ENTRIES,
 ) -> ParsedFeed:
     """The ParsedFeed of a parsed document, from feed-level and entry-level dicts shaped like
     feedparser's (title, title_detail, link, id, summary, content, author, tags, published_parsed,
     updated_parsed, rights, language, ttl, sy_updateperiod, sy_updatefrequency); `problem` is the
-    survivable problem to report, if any."""
+    survivable problem to report, if any. What else is worth a warning (entries cut, impossible
+    dates) joins it."""
     atom = version.startswith("atom")
     meta = FeedMeta(
         title=_text_field(feed, "title", atom) or None,
@@ -192,18 +205,24 @@ def normalise(
         version=version,
         hints=feed_hints(body, feed),
         rights=_text_field(feed, "rights", atom) or None,
-        updated=_utc(_own(feed, "updated_parsed")),
+        updated=plausible_date(_utc(_own(feed, "updated_parsed")), now),
     )
     language = (feed.get("language") or "").strip() or None
-    entries = [_entry(raw, now, atom, language) for raw in raw_entries]
+    impossible: list[str] = []
+    entries = [_entry(raw, now, atom, language, impossible) for raw in raw_entries]
     # An entry with nothing of its own (a truncated document's last half, an empty <item/>) says nothing;
     # RSS allows an item with only a description, which is kept.
     entries = [e for e in entries if e.guid or e.link or e.title != UNTITLED or e.summary or e.content]
-    warning = f"{url}: {problem}" if problem else None
-    if len(entries) > MAX_ENTRIES:
-        entries = sorted(entries, key=lambda e: e.published or now, reverse=True)[:MAX_ENTRIES]
-        warning = f"{url}: {len(raw_entries):,} entries; only the newest {MAX_ENTRIES:,} are kept"
-    return ParsedFeed(meta=meta, entries=tuple(entries), warning=warning)
+    warnings = [f"{url}: {problem}"] if problem else []
+    if impossible:
+        warnings.append(
+            f"{len(impossible):,} entries dated before 1970 or in the future (such as {impossible[0]!r}) are "
+            "dated by when they were first seen"
+        )
+    if len(entries) > max_entries:
+        entries = sorted(entries, key=lambda e: e.published or now, reverse=True)[:max_entries]
+        warnings.append(f"{len(raw_entries):,} entries; only the newest {max_entries:,} are kept ([poll] max_entries)")
+    return ParsedFeed(meta=meta, entries=tuple(entries), warning="; ".join(warnings) or None)
 
 
 def without_doctype(body: bytes) -> bytes:
@@ -299,7 +318,9 @@ def xml_safe(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
-def _entry(raw: Mapping[str, Any], now: datetime, atom: bool, feed_language: str | None) -> Entry:
+def _entry(
+    raw: Mapping[str, Any], now: datetime, atom: bool, feed_language: str | None, impossible: list[str]
+) -> Entry:
     raw_summary = raw.get("summary", "")
     summary = sanitise_html(raw_summary)
     contents = raw.get("content") or []
@@ -308,13 +329,7 @@ def _entry(raw: Mapping[str, Any], now: datetime, atom: bool, feed_language: str
     content = "" if raw_content == raw_summary else sanitise_html(raw_content)
     if content == summary:
         content = ""
-    updated = _utc(_own(raw, "updated_parsed"))
-    published = _utc(_own(raw, "published_parsed")) or updated
-    # A date in the future is a publisher's mistake; the first-seen time is the honest one.
-    if published and published > now:
-        published = None
-    if updated and updated > now:
-        updated = None
+    published, updated = _entry_dates(raw, now, impossible)
     return Entry(
         guid=xml_safe(raw.get("id") or "").strip() or None,
         title=_text_field(raw, "title", atom) or UNTITLED,
@@ -333,6 +348,30 @@ def _entry(raw: Mapping[str, Any], now: datetime, atom: bool, feed_language: str
         published=published,
         updated=updated,
     )
+
+
+def _entry_dates(
+    raw: Mapping[str, Any], now: datetime, impossible: list[str]
+) -> tuple[datetime | None, datetime | None]:
+    """An entry's published and updated times, each None when absent or impossible; the text of
+    an impossible one (far in the past or the future) goes to `impossible` for the feed's warning."""
+    dates: list[datetime | None] = []
+    for key in ("published", "updated"):
+        moment = _utc(_own(raw, f"{key}_parsed"))
+        kept = plausible_date(moment, now)
+        if moment is not None and kept is None and not now < moment <= now + FUTURE_WARNING:
+            impossible.append(str(raw.get(key) or moment.isoformat()))
+        dates.append(kept)
+    published, updated = dates
+    return published or updated, updated
+
+
+def plausible_date(moment: datetime | None, now: datetime) -> datetime | None:
+    """`moment` when a feed could mean it (from 1970 to `now`), else None: a date in the future is a
+    publisher's mistake, and one before 1970 an unset default; the first-seen time is the honest one."""
+    if moment is None or moment < EARLIEST_DATE or moment > now:
+        return None
+    return moment
 
 
 def _own(record: Mapping[str, Any], key: str) -> Any:
@@ -363,9 +402,9 @@ def _author(raw: Mapping[str, Any]) -> str | None:
 def _utc(parsed: time.struct_time | None) -> datetime | None:
     if not parsed:
         return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    except (OverflowError, ValueError, OSError):
+    try:  # timegm, not fromtimestamp alone: a leap second (23:59:60) rolls over into the next minute
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=calendar.timegm(parsed))
+    except (OverflowError, ValueError, TypeError):
         return None
 
 

@@ -242,6 +242,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for s in sources:
         if s.last_error:
             print(f"  {s.id}: {s.last_error}")
+        elif s.last_warning:
+            print(f"  {s.id}: warning: {s.last_warning}")
     return 0
 
 
@@ -377,6 +379,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 "considered": list(source.schedule_considered),
                 "error_count": source.error_count,
                 "last_error": source.last_error,
+                "last_warning": source.last_warning,
             }
         )
         return 0
@@ -396,6 +399,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             print(f"    - {line}")
     if source.last_error and source.enabled:
         print(f"  Last error ({source.error_count} in a row): {source.last_error}")
+    elif source.last_warning:
+        print(f"  Last warning: {source.last_warning}")
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class PollSettings:
     per_host: int = 4
     timeout: float = 20.0
     max_bytes: int = 10_000_000
+    max_entries: int = 1000
     floor: float = 1.0
     cap: float = 1440.0
     jitter: float = 0.1
@@ -95,6 +97,18 @@ _POSITIVE_NUMBER = (
     lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
     "a positive number",
 )
+
+
+# Time settings are bounded so that no arithmetic on dates can overflow (a century of minutes is
+# far from datetime's limits, and from any interval that makes sense).
+def _at_most(limit: int, unit: str, whole: bool = False) -> tuple[Any, str]:
+    check: Callable[[Any], bool]
+    check, kind = _POSITIVE_INT if whole else _POSITIVE_NUMBER
+    return (lambda v: check(v) and v <= limit, f"{kind} of {unit}, at most {limit:,}")
+
+
+_CENTURY_DAYS = 36_525
+_MINUTES = _at_most(_CENTURY_DAYS * 24 * 60, "minutes")
 _FRACTION = (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1, "a number from 0 to 1")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_LEVEL = (lambda v: isinstance(v, str) and v.lower() in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS))
@@ -119,20 +133,25 @@ _SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "hub": _HTTP_URL,
     },
     "poll": {
-        "every": _POSITIVE_INT,
+        "every": _at_most(_CENTURY_DAYS * 24 * 60, "minutes", whole=True),
         "concurrency": _POSITIVE_INT,
         "per_host": _POSITIVE_INT,
         "timeout": _POSITIVE_NUMBER,
         "max_bytes": _POSITIVE_INT,
-        "floor": _POSITIVE_NUMBER,
-        "cap": _POSITIVE_NUMBER,
+        "max_entries": _POSITIVE_INT,
+        "floor": _MINUTES,
+        "cap": _MINUTES,
         "jitter": _FRACTION,
-        "tick": _POSITIVE_NUMBER,
+        "tick": _at_most(86_400, "seconds"),
         "block_private": _BOOL,
     },
     "server": {"listen": _LISTEN},
-    "dedupe": {"window_hours": _POSITIVE_NUMBER, "republish_updates": _BOOL, "max_revisions": _POSITIVE_INT},
-    "retention": {"days": _POSITIVE_INT, "keep_per_source": _POSITIVE_INT},
+    "dedupe": {
+        "window_hours": _at_most(_CENTURY_DAYS * 24, "hours"),
+        "republish_updates": _BOOL,
+        "max_revisions": _POSITIVE_INT,
+    },
+    "retention": {"days": _at_most(_CENTURY_DAYS, "days", whole=True), "keep_per_source": _POSITIVE_INT},
     "log": {"level": _LOG_LEVEL},
     "topic_rules": {"exclude": _STRING_LIST},
 }

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 POOLED_ARCHIVE_PAGES = 16  # archive pages to write at once from which the parser processes render them
 ArchivePage = tuple[Path, "AtomPage"]  # an archive page's file, and what it is rendered from
 HEADLINE_CACHE = 2_000  # prepared headlines kept for story matching (about 13 MB when full)
+MAX_EVERY_MINUTES = 60 * 24 * 366 * 10  # ten years between polls: more is a typing error
 PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
 
 Fetcher = Callable[
@@ -169,8 +170,10 @@ class Aggregator:
         if refusal:
             raise InvalidURLError(f"{url!r} is refused: {refusal}.")
         _check_slugs(topics)
-        if every_minutes is not None and every_minutes <= 0:
-            raise ConfigError(f"--every must be a positive number of minutes, not {every_minutes}.")
+        if every_minutes is not None and not 0 < every_minutes <= MAX_EVERY_MINUTES:
+            raise ConfigError(
+                f"--every must be a positive number of minutes up to {MAX_EVERY_MINUTES:,}, not {every_minutes}."
+            )
         _check_rights(rights)
         return self.store.add_source(normalised, name, list(dict.fromkeys(topics)), every_minutes, self.clock(), rights)
 
@@ -201,7 +204,9 @@ class Aggregator:
         try:
             if result.error:
                 raise ParseError(result.error)
-            parsed = parse_feed(result.body or b"", result.headers, result.final_url, now)
+            parsed = parse_feed(
+                result.body or b"", result.headers, result.final_url, now, self.settings.poll.max_entries
+            )
         except ParseError as exc:
             outcome = PollResult(status=result.status, failed=True, error_count=1, headers=result.headers)
             return FeedCheck(result, None, str(exc), self._decide(now, probe, outcome))
@@ -272,7 +277,7 @@ class Aggregator:
 
         # Each feed is stored as soon as it is fetched and parsed, while the rest are still on the way.
         writer: StoreWriter[_Fetched, UpdateOutcome] = StoreWriter(
-            self.store, lambda job: self._absorb(job[0], job[1], prepared=job[2])
+            self.store, lambda job: self._store_result(job[0], job[1], prepared=job[2])
         )
         results: list[FetchResult] = []
         interrupted = False
@@ -298,7 +303,7 @@ class Aggregator:
         with self.store.batch() as checkpoint:
             for source, result in zip(sources, results, strict=True):
                 if source.id not in stored:
-                    stored[source.id] = self._absorb(source, result, network_down)
+                    stored[source.id] = self._store_result(source, result, network_down)
                     checkpoint()
         outcomes = tuple(stored[source.id] for source in sources)
         self._slow_down_rate_limited_hosts(outcomes)
@@ -367,6 +372,7 @@ class Aggregator:
                     source,
                     self.matcher,
                     self._stored_versions.get(source.id, frozenset()),
+                    self.settings.poll.max_entries,
                 )
                 future = self._parser_pool().prepare(loop, job)
                 future.add_done_callback(functools.partial(parsed, (source, result), stored))
@@ -405,6 +411,31 @@ class Aggregator:
         if running and running[1]:
             running[0].call_soon_threadsafe(running[1].cancel)
 
+    def _store_result(
+        self,
+        source: Source,
+        result: FetchResult,
+        network_down: bool = False,
+        prepared: Prepared | ParseError | None = None,
+    ) -> UpdateOutcome:
+        """Store one fetch's result as a unit of its own: whatever goes wrong storing, matching or
+        indexing it is undone, becomes that source's stored error, and the poll goes on with the
+        other sources. Only a database that cannot be written stops the poll."""
+        # A body's items are many writes, undone together; any other result writes one row.
+        unit = self.store.transaction() if result.body is not None or result.moved_to else contextlib.nullcontext()
+        try:
+            with unit:
+                return self._absorb(source, result, network_down, prepared)
+        except StorageError:
+            raise
+        except Exception as exc:
+            log.error("%s (%s) could not be stored", source.display_name, source.url, exc_info=True)
+            # What was remembered of this source's last feed was rolled back with it.
+            self._stored_versions.pop(source.id, None)
+            self._recent_published.pop(source.id, None)
+            error = f"its entries could not be stored: {type(exc).__name__}: {exc}"
+            return self._failed(source, result, error, self.clock(), network_down=False)
+
     def _absorb(
         self,
         source: Source,
@@ -412,8 +443,9 @@ class Aggregator:
         network_down: bool = False,
         prepared: Prepared | ParseError | None = None,
     ) -> UpdateOutcome:
-        """Store one fetch's result and schedule the next; any problem becomes the source's stored
-        error. `prepared` is what the pool made of the body, when it did."""
+        """Store one fetch's result and schedule the next; a failed fetch or a body that is not a
+        feed becomes the source's stored error. `prepared` is what the pool made of the body, when
+        it did."""
         now = self.clock()
         if not self.store.source_exists(source.id):
             log.info("%s was removed while it was being polled; its result is dropped", source.url)
@@ -443,7 +475,7 @@ class Aggregator:
             if isinstance(prepared, ParseError):
                 raise prepared
             if prepared is None:
-                parsed = parse_feed(body, result.headers, result.final_url, now)
+                parsed = parse_feed(body, result.headers, result.final_url, now, self.settings.poll.max_entries)
                 new_items, versions = prepare_changed_items(
                     source, parsed.entries, self.matcher, self._stored_versions.get(source.id, frozenset())
                 )

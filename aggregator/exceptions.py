@@ -36,6 +36,11 @@ class StorageError(AggregatorError):
     """The database or the output directory cannot be read or written."""
 
 
+class UnstorableError(AggregatorError):
+    """Something one source sent that the database refused (a value it cannot hold, a broken
+    constraint): that source's problem, not the database's."""
+
+
 class ConfigError(AggregatorError):
     """A bad configuration file, key or value, or a bad command-line argument."""
 

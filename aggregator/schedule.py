@@ -21,6 +21,9 @@ from aggregator.config import PollSettings
 from aggregator.types import FeedHints, Source
 
 MAX_DOUBLINGS = 16
+# Longer than any [poll] cap: a hint or a backoff past this is held here before the cap applies, so
+# that no header (`Retry-After: 99999999999`) or feed (`<ttl>` of a billion minutes) overflows a date.
+LONGEST = timedelta(days=365 * 200)
 ADAPTIVE_WINDOW = timedelta(days=7)
 ADAPTIVE_MIN_ITEMS = 3
 # Poll once per average gap between a wire's items: a new item waits half a gap on average.
@@ -67,7 +70,7 @@ def next_check(now: datetime, source: Source, outcome: PollResult, settings: Pol
         reason = "the network was unreachable for every source; retrying at the normal interval"
     elif outcome.failed:
         doublings = min(max(outcome.error_count, 1), MAX_DOUBLINGS)
-        backoff = interval * (2**doublings)
+        backoff = interval * 2**doublings if interval <= LONGEST / 2**doublings else LONGEST
         considered.append(f"error backoff after {outcome.error_count} failures: {_span(backoff)}")
         interval, reason = backoff, f"backing off after {outcome.error_count} consecutive failures"
         retry_after = _retry_after(now, outcome)
@@ -111,7 +114,7 @@ def _base_interval(
 ) -> tuple[timedelta, str]:
     if source.every_minutes:
         considered.append(f"the source's --every: {source.every_minutes} min")
-        return timedelta(minutes=source.every_minutes), f"the source's --every of {source.every_minutes} min"
+        return _seconds(source.every_minutes * 60), f"the source's --every of {source.every_minutes} min"
     default = timedelta(minutes=settings.every)
     considered.append(f"[poll] every: {settings.every} min")
     if outcome.failed or not outcome.recent_published:
@@ -128,9 +131,9 @@ def _base_interval(
 def _publisher_hints(now: datetime, outcome: PollResult) -> list[tuple[str, timedelta]]:
     hints: list[tuple[str, timedelta]] = []
     if outcome.hints.ttl_minutes:
-        hints.append(("RSS <ttl>", timedelta(minutes=outcome.hints.ttl_minutes)))
+        hints.append(("RSS <ttl>", _seconds(outcome.hints.ttl_minutes * 60)))
     if outcome.hints.update_minutes:
-        hints.append(("sy:updatePeriod", timedelta(minutes=outcome.hints.update_minutes)))
+        hints.append(("sy:updatePeriod", _seconds(outcome.hints.update_minutes * 60)))
     if outcome.failed:
         return hints
     max_age = cache_max_age(outcome.headers)
@@ -160,7 +163,11 @@ def _max_age(header: str) -> timedelta | None:
             return None
         if name in ("max-age", "s-maxage") and argument.strip('"').isdigit():
             seconds = max(seconds or 0, int(argument.strip('"')))
-    return timedelta(seconds=seconds) if seconds else None
+    return _seconds(seconds) if seconds else None
+
+
+def _seconds(seconds: float) -> timedelta:
+    return timedelta(seconds=min(seconds, LONGEST.total_seconds()))
 
 
 def _retry_after(now: datetime, outcome: PollResult) -> timedelta | None:
@@ -168,7 +175,7 @@ def _retry_after(now: datetime, outcome: PollResult) -> timedelta | None:
         return None
     value = outcome.headers.get("retry-after", "").strip()
     if value.isdigit():
-        return timedelta(seconds=int(value))
+        return _seconds(int(value))
     moment = _http_date(value)
     return moment - now if moment and moment > now else None
 

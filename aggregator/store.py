@@ -26,11 +26,13 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from aggregator.dedupe import DEVELOPING_HOURS, Headline, headline, host_of, lsh_keys
-from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError
+from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError, UnstorableError
 from aggregator.types import FeedHints, Item, ItemFacts, Source, Story
 
 BUSY_TIMEOUT_MS = 10_000
 BATCH_SECONDS = 0.5  # longest a poll keeps its write transaction open (see Store.batch)
+# Errors about the values written, not about the database: they are the writing source's problem.
+_REFUSED_VALUES = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 _HEALTH_FIELDS = frozenset(
     {
         "etag", "last_modified", "body_hash", "last_fetched_at", "last_status", "last_error", "last_warning",
@@ -438,6 +440,8 @@ class Store:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        except _REFUSED_VALUES as exc:
+            raise UnstorableError(f"The database {self.path} refused a value: {exc}.") from exc
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

@@ -306,7 +306,7 @@ def _not_modified(request: web.Request, etags: set[str], modified: datetime | No
     if since and modified:
         try:
             client_time = parsedate_to_datetime(since)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return False
         if client_time.tzinfo is None:
             client_time = client_time.replace(tzinfo=UTC)

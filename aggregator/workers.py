@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from aggregator.parse import parse_feed
+from aggregator.parse import MAX_ENTRIES, parse_feed
 from aggregator.prepare import prepare_changed_items
 from aggregator.store import NewItem
 from aggregator.topics import TopicMatcher
@@ -50,9 +50,10 @@ def parse_and_prepare(
     source: Source,
     matcher: TopicMatcher,
     stored: frozenset[int] = frozenset(),
+    max_entries: int = MAX_ENTRIES,
 ) -> Prepared:
     """`parse_feed`, then `prepare_changed_items` of its entries; raises what parse_feed raises."""
-    parsed = parse_feed(body, headers, url, now)
+    parsed = parse_feed(body, headers, url, now, max_entries)
     items, versions = prepare_changed_items(source, parsed.entries, matcher, stored)
     return dataclasses.replace(parsed, entries=()), items, versions
 

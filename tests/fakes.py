@@ -1,0 +1,76 @@
+"""Fakes at the seams, for tests of the pipeline's logic called directly: a fetcher that answers
+from a dictionary instead of the network, and a clock that moves only when told."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from aggregator.config import OutputSettings, PollSettings, Settings, StorageSettings
+from aggregator.types import FetchResult, Source
+
+RSS_HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
+
+
+class FakeClock:
+    """`now` as the pipeline reads it; it moves when a test calls `advance`."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class FakeFetcher:
+    """Answers each source's URL with the document in `documents` (200) or the error in `errors`,
+    in the way `fetch.fetch_all` does: results in the order of the sources, and a body handed to
+    `on_result` is not kept in the returned result once it was consumed."""
+
+    documents: dict[str, bytes]
+    errors: dict[str, str]
+
+    def __init__(self) -> None:
+        self.documents = {}
+        self.errors = {}
+
+    async def __call__(
+        self,
+        sources: Sequence[Source],
+        settings: PollSettings,
+        on_result: Callable[[FetchResult], Awaitable[None] | None] | None = None,
+    ) -> list[FetchResult]:
+        results = []
+        for source in sources:
+            if source.url in self.errors:
+                result = FetchResult(source.url, source.url, error=self.errors[source.url])
+            else:
+                body = self.documents.get(source.url)
+                result = FetchResult(
+                    source.url, source.url, 200 if body is not None else 404, dict(RSS_HEADERS), body=body
+                )
+                if body is None:
+                    result = replace(result, error="HTTP 404")
+            consumed = on_result(result) if on_result else None
+            if inspect.isawaitable(consumed):
+                await consumed
+                result = replace(result, body=None)
+            results.append(result)
+        return results
+
+
+def settings_in(folder: Path, **poll: object) -> Settings:
+    """Settings with the database and outputs in `folder`."""
+    return Settings(
+        storage=StorageSettings(folder / "offthewire.db"),
+        output=OutputSettings(dir=folder / "public"),
+        poll=PollSettings(**poll),  # type: ignore[arg-type]
+    )

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install demo test lint bench bench-quick clean
+.PHONY: install demo test lint bench bench-quick conformance clean
 
 install: $(STAMP)
 
@@ -41,6 +41,9 @@ bench: $(BENCH_STAMP)
 # The same sections at day-to-day size (100 feeds, one run).
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m bench --quick --json bench/results.json
+
+conformance: $(STAMP)
+	$(BIN)/python -m tests.conformance
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

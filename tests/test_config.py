@@ -27,6 +27,7 @@ concurrency = 8
 per_host = 2
 timeout = 12
 max_bytes = 2000000
+max_entries = 250
 floor = 2
 cap = 720
 jitter = 0.25
@@ -77,6 +78,7 @@ def test_defaults_without_a_file() -> None:
     assert (settings.poll.every, settings.poll.concurrency, settings.poll.per_host) == (15, 32, 4)
     assert settings.poll.timeout == 20.0
     assert settings.poll.max_bytes == 10_000_000
+    assert settings.poll.max_entries == 1000
     assert (settings.poll.floor, settings.poll.cap, settings.poll.jitter, settings.poll.tick) == (
         1.0,
         1440.0,
@@ -102,6 +104,7 @@ def test_full_file_is_read_with_right_types(tmp_path: Path) -> None:
     assert settings.poll.timeout == 12.0
     assert isinstance(settings.poll.timeout, float)
     assert settings.poll.max_bytes == 2_000_000
+    assert settings.poll.max_entries == 250
     assert (settings.poll.floor, settings.poll.cap, settings.poll.jitter, settings.poll.tick) == (
         2.0,
         720.0,
@@ -160,6 +163,11 @@ def test_base_url_with_trailing_slash_is_unchanged(tmp_path: Path) -> None:
         ("[retention]\ndays = 0\n", "days"),
         ("[dedupe]\nwindow_hours = 0\n", "window_hours"),
         ("[poll]\nevery = 1.5\n", "every"),
+        ("[poll]\nevery = 100000000000\n", "every"),
+        ("[poll]\ncap = 1e300\n", "cap"),
+        ("[dedupe]\nwindow_hours = 1e12\n", "window_hours"),
+        ("[retention]\ndays = 99999999\n", "days"),
+        ("[poll]\nmax_entries = 0\n", "max_entries"),
         ("[output]\nlimit = true\n", "limit"),
         ("[poll]\nconcurrency = false\n", "concurrency"),
         ("[poll]\njitter = 1\n", "jitter"),
@@ -186,6 +194,11 @@ def test_base_url_with_trailing_slash_is_unchanged(tmp_path: Path) -> None:
         "zero-int",
         "zero-float",
         "float-for-int",
+        "every-past-a-century",
+        "cap-past-a-century",
+        "window-past-a-century",
+        "retention-past-a-century",
+        "zero-max-entries",
         "bool-for-int",
         "bool-false-for-int",
         "jitter-not-a-fraction",

@@ -217,3 +217,34 @@ def test_considered_lists_every_hint_that_was_weighed() -> None:
     assert any(line.startswith("RSS <ttl>") for line in considered)
     assert any(line.startswith("sy:updatePeriod") for line in considered)
     assert any(line.startswith("Cache-Control max-age") for line in considered)
+
+
+HUGE = "9" * 30
+
+
+@pytest.mark.parametrize(
+    ("outcome", "hints"),
+    [
+        (failed(3, status=429, headers={"retry-after": HUGE}), FeedHints()),
+        (failed(3, status=503, headers={"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}), FeedHints()),
+        (PollResult(status=200, headers={"cache-control": f"max-age={HUGE}"}), FeedHints()),
+        (PollResult(status=200, headers={"expires": "Fri, 31 Dec 9999 23:59:59 GMT"}), FeedHints()),
+        (PollResult(status=200), FeedHints(ttl_minutes=int(HUGE))),
+        (PollResult(status=200), FeedHints(update_minutes=float(HUGE))),
+        (failed(10**6), FeedHints(ttl_minutes=int(HUGE))),
+    ],
+    ids=["retry-after-seconds", "retry-after-9999", "max-age", "expires-9999", "ttl", "sy-period", "backoff"],
+)
+def test_hints_at_the_extremes_are_held_to_the_cap_without_overflowing(outcome: PollResult, hints: FeedHints) -> None:
+    outcome = PollResult(
+        status=outcome.status,
+        failed=outcome.failed,
+        error_count=outcome.error_count,
+        headers=outcome.headers,
+        hints=hints,
+    )
+    assert wait(decide(outcome=outcome)) == timedelta(minutes=SETTINGS.cap)
+
+
+def test_a_source_polled_once_a_century_is_held_to_the_cap() -> None:
+    assert wait(decide(source(every_minutes=10**15), failed(16))) == timedelta(minutes=SETTINGS.cap)

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -38,6 +39,18 @@ DEFAULT_TOPICS: list[dict[str, Any]] = [
 
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def wait_until_after(moment: datetime, timeout: float = 5.0) -> None:
+    """Wait until the wall clock's whole second is later than `moment` (about a second at most).
+
+    The CLI stamps times in whole seconds and offers no way to set its clock: a test that needs a
+    run to stamp a later time than an earlier run did waits for the second to turn first.
+    """
+    deadline = time.monotonic() + timeout
+    while now_utc() <= moment:
+        assert time.monotonic() < deadline, f"the wall clock did not pass {moment} within {timeout:g} s"
+        time.sleep(0.02)
 
 
 def minutes_ago(minutes: float) -> datetime:

@@ -23,7 +23,7 @@ from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
-from conftest import Wire, http_date, iso, minutes_ago, now_utc, parse_iso, poll_counts, rss
+from conftest import Wire, http_date, iso, minutes_ago, now_utc, parse_iso, poll_counts, rss, wait_until_after
 from feedserver import FeedServer
 
 WEAK_ETAG = 'W/"abc-123:x=1+/;"'
@@ -465,6 +465,8 @@ def test_a_304_after_a_failure_clears_the_error_and_the_backoff(wire: Wire, feed
     wire.run("poll", source_id)
     failed = wire.sources()[url] | wire.json("explain", source_id)
     feed_server.update("/steady.xml", status=200)
+    # The CLI's times are whole seconds: the recovery must stamp a later one than the failure did.
+    wait_until_after(parse_iso(failed["last_fetched_at"]))
     recovered_poll = wire.run("poll", source_id)
 
     assert failed["error_count"] == 1 and "503" in failed["last_error"]

@@ -105,7 +105,15 @@ _WHITESPACE = re.compile(r"\s+")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _SUBSET_END = re.compile(rb"\]\s*>")
-_EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
+# An e-mail address, with "mailto:" and the brackets it is often written in. A handle is no
+# address: "@newsdesk" has no local part, and a fediverse handle ("@jane@social.example", public
+# by design) starts with "@"; a domain needs a dot.
+_ADDRESS = r"(?<![\w.@+-])(?:mailto:)?[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
+_ADDRESS_WITH_NAME = re.compile(_ADDRESS + r"\s*\(([^()]*)\)", re.IGNORECASE)  # RSS: "email (Name)"
+_WRAPPED_ADDRESS = re.compile(r"(?:[(<\[]\s*)?" + _ADDRESS + r"(?:\s*[)>\]])?", re.IGNORECASE)
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|<\s*>|\[\s*\]")
+_PARENTHESISED = re.compile(r"\(([^()]*)\)")
+_NAME_EDGES = " ,;:|/-\u2013\u2014"
 _SKIP_HOURS = re.compile(rb"<skipHours>(.*?)</skipHours>", re.DOTALL)
 _SKIP_DAYS = re.compile(rb"<skipDays>(.*?)</skipDays>", re.DOTALL)
 _HOUR = re.compile(rb"<hour>\s*(\d{1,2})\s*</hour>")
@@ -393,10 +401,26 @@ def _text_field(raw: Mapping[str, Any], name: str, atom: bool) -> str:
 
 
 def _author(raw: Mapping[str, Any]) -> str | None:
-    # RSS <author> is "email (Name)"; the name is what a reader wants.
-    author = plain_text(raw.get("author", ""))
-    match = _EMAIL_AND_NAME.match(author)
-    return (match.group(1).strip() if match else author) or None
+    return author_name(raw.get("author") or "")
+
+
+def author_name(value: str) -> str | None:
+    """An author as offthewire republishes them: the name alone, as plain text; None when there is
+    no name (an author given only as an e-mail address). A republisher does not spread addresses:
+    Atom's <email> (feedparser writes "Name (email)"), RSS <author> ("email (Name)", "Name (email)"),
+    dc:creator ("Name <email>", "email") all lose theirs. A handle ("@newsdesk") is a name."""
+    # Addresses go before and after plain_text: "&lt;j@x.example&gt;" is only an address once decoded.
+    return _without_addresses(plain_text(_without_addresses(value))) or None
+
+
+def _without_addresses(text: str) -> str:
+    """`text` without e-mail addresses and the brackets or separators left empty by them. Each goes
+    for a space, so that no "<" is joined to what followed the address."""
+    text = _ADDRESS_WITH_NAME.sub(r" \1 ", text)
+    text = _EMPTY_BRACKETS.sub(" ", _WRAPPED_ADDRESS.sub(" ", text))
+    text = _WHITESPACE.sub(" ", text).strip(_NAME_EDGES)
+    parenthesised = _PARENTHESISED.fullmatch(text)
+    return parenthesised.group(1).strip(_NAME_EDGES) if parenthesised else text
 
 
 def _utc(parsed: time.struct_time | None) -> datetime | None:

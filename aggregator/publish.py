@@ -31,7 +31,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from aggregator import __version__
-from aggregator.parse import plain_text, xml_safe
+from aggregator.parse import author_name, plain_text, xml_safe
 from aggregator.types import Item, Story, Topic
 
 MERGED_FEED_PATH = "feeds/off-the-wire.atom"
@@ -335,7 +335,7 @@ def _atom_entry(story: Story, base_url: str, titles: tuple[str, ...]) -> FeedEnt
         entry.link(href=first.link, rel="alternate", type="text/html")
     entry.published(first.published)
     entry.updated(story.updated)
-    entry.author({"name": xml_safe(first.author or first.source)})
+    entry.author({"name": byline(first)})
     summary, content = _texts(story)
     entry.summary(summary, type="html")
     if content is not None:
@@ -372,7 +372,7 @@ def _rss_entry(story: Story, titles: tuple[str, ...]) -> FeedEntry:
     entry.description(_texts(story)[0])
     entry.pubDate(first.published)
     # RSS's own <author> must be an e-mail address; dc:creator takes a name.
-    entry.dc.dc_creator(xml_safe(first.author or first.source))
+    entry.dc.dc_creator(byline(first))
     if story.topics:
         entry.category([{"term": slug, "label": title} for slug, title in zip(story.topics, titles, strict=True)])
     entry.source(url=first.source_url, title=xml_safe(first.source))
@@ -392,10 +392,16 @@ def _json_item(story: Story, offsets: tuple[timedelta | None, ...]) -> dict[str,
     item["content_html"] = summary if content is None else content
     item["date_published"] = first.published.isoformat()
     item["date_modified"] = story.updated.isoformat()
-    item["authors"] = [{"name": xml_safe(first.author or first.source)}]
+    item["authors"] = [{"name": byline(first)}]
     if story.topics:
         item["tags"] = list(story.topics)
     return item
+
+
+def byline(report: Item) -> str:
+    """Whom an entry credits: the report's author by name, else its outlet. Never an e-mail
+    address: parsing drops them, and this drops those of authors stored before it did."""
+    return xml_safe((author_name(report.author) if report.author else None) or report.source)
 
 
 def republished(report: Item) -> tuple[str, str]:

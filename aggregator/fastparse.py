@@ -689,7 +689,10 @@ class _Reader:
         if "summary" in entry and not state.has_content:
             raise _Decline  # feedparser would read this one as content
         attributes = self._attributes(element, interpreted=True)
-        entry["summary"] = self._text(name, _leaf_text(element), self._content_type(attributes, default))[0]
+        text, kind = self._text(name, _leaf_text(element), self._content_type(attributes, default))
+        entry["summary"] = text
+        # The summary's type (normalise escapes Atom text); a content copied into the summary sets none.
+        entry["summary_detail"] = {"type": kind, "value": text}
 
     def _content(self, entry: dict[str, Any], element: Any, default: str, state: _EntryState) -> None:
         state.has_content = True

@@ -105,6 +105,57 @@ _WHITESPACE = re.compile(r"\s+")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _SUBSET_END = re.compile(rb"\]\s*>")
+# Markup a type="text" title may show as text: bare tags ("the <dialog> element") of elements that
+# do nothing much when a reader renders the title as HTML, as many do.
+_TEXT_TAG_LIKE = re.compile(r"<[A-Za-z/!?]")  # what an HTML parser reads as markup
+_TEXT_BARE_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)\s*/?>")
+# Elements that run, load or embed something, or change how the rest of a page is read.
+_ACTIVE_ELEMENTS = frozenset(
+    {
+        "applet",
+        "audio",
+        "base",
+        "basefont",
+        "bgsound",
+        "body",
+        "button",
+        "embed",
+        "form",
+        "frame",
+        "frameset",
+        "head",
+        "html",
+        "iframe",
+        "image",
+        "img",
+        "input",
+        "isindex",
+        "keygen",
+        "link",
+        "listing",
+        "math",
+        "meta",
+        "noembed",
+        "noframes",
+        "noscript",
+        "object",
+        "param",
+        "picture",
+        "plaintext",
+        "portal",
+        "script",
+        "select",
+        "source",
+        "style",
+        "svg",
+        "template",
+        "textarea",
+        "title",
+        "track",
+        "video",
+        "xmp",
+    }
+)
 # An e-mail address, with "mailto:" and the brackets it is often written in. A handle is no
 # address: "@newsdesk" has no local part, and a fediverse handle ("@jane@social.example", public
 # by design) starts with "@"; a domain needs a dot.
@@ -330,11 +381,14 @@ def _entry(
     raw: Mapping[str, Any], now: datetime, atom: bool, feed_language: str | None, impossible: list[str]
 ) -> Entry:
     raw_summary = raw.get("summary", "")
-    summary = sanitise_html(raw_summary)
     contents = raw.get("content") or []
     raw_content = contents[0].get("value", "") if contents else ""
+    content_type = contents[0].get("type") if atom and contents else None
+    summary_type = _summary_type(raw, raw_content, content_type) if atom else None
+    summary = _as_html(raw_summary, summary_type)
     # feedparser copies a lone content into the summary: the same HTML is sanitised once.
-    content = "" if raw_content == raw_summary else sanitise_html(raw_content)
+    same = raw_content == raw_summary and content_type == summary_type
+    content = "" if same else _as_html(raw_content, content_type)
     if content == summary:
         content = ""
     published, updated = _entry_dates(raw, now, impossible)
@@ -388,16 +442,52 @@ def _own(record: Mapping[str, Any], key: str) -> Any:
     return dict.get(record, key) if isinstance(record, dict) else record.get(key)
 
 
+def _summary_type(raw: Mapping[str, Any], raw_content: str, content_type: str | None) -> str | None:
+    """The type an Atom entry declares for its summary: the summary's own, or its content's when
+    feedparser copied a lone content into the summary (it then writes no summary_detail)."""
+    detail = raw.get("summary_detail")
+    if detail:
+        declared: str | None = detail.get("type")
+        return declared
+    return content_type if raw_content == raw.get("summary", "") else None
+
+
+def _as_html(value: str, kind: str | None) -> str:
+    """A summary or content as HTML safe to republish: text (Atom's type="text", "text/plain")
+    escaped, keeping every character; anything else is HTML and sanitised."""
+    if kind == "text/plain":
+        return html.escape(_without_unsafe(value[:MAX_HTML_CHARS]), quote=False).strip()
+    return sanitise_html(value)
+
+
 def _text_field(raw: Mapping[str, Any], name: str, atom: bool) -> str:
-    """A title as plain text. Atom says its type: type="text" is already text. RSS does not, and
-    its titles are HTML in practice (feedparser's guess of "text/plain" is only a guess)."""
+    """A title as plain text. Atom says its type: type="text" is text and keeps its characters
+    ("The <dialog> element"; every output escapes them). RSS does not, and its titles are HTML in
+    practice (feedparser's guess of "text/plain" is only a guess)."""
     value = raw.get(name, "")
     detail = raw.get(f"{name}_detail") or {}
     if atom and detail.get("type") == "text/plain":
-        # Text, but a title that looks like markup is still stripped: titles reach consumers that
-        # treat them as HTML, so nothing tag-like may survive in one.
-        value = html.escape(value, quote=False) if "<" not in value else value
+        text = _without_unsafe(value[:MAX_HTML_CHARS])
+        # Many readers render titles as HTML (RSS gives them no type): text that would be active
+        # markup there ("<script>", a tag with attributes, a comment) is an attack, stripped as HTML.
+        if _inert_text(text):
+            return clean_text(text)
     return plain_text(value)
+
+
+def _inert_text(text: str) -> bool:
+    """Whether text, however often a reader decodes its character references, holds no markup but
+    bare tags of elements outside _ACTIVE_ELEMENTS ("<blink>", "</p>")."""
+    for _ in range(MAX_UNESCAPES):
+        for match in _TEXT_TAG_LIKE.finditer(text):
+            bare = _TEXT_BARE_TAG.match(text, match.start())
+            if bare is None or bare.group(1).lower() in _ACTIVE_ELEMENTS:
+                return False
+        decoded = _without_unsafe(html.unescape(text))
+        if decoded == text:
+            return True
+        text = decoded
+    return False
 
 
 def _author(raw: Mapping[str, Any]) -> str | None:

@@ -13,8 +13,9 @@ author and categories an entry ends up with. Both paths then share `parse.normal
 Eligibility rules, each a reason to return None (tests/test_fastparse.py proves the equality on the
 test corpus, the benchmark farm and generated documents):
 
-- an empty body, a DOCTYPE or ENTITY declaration: parse.without_doctype and feedparser rewrite
-  those, and feedparser's lenient parser expands entities expat refused;
+- an empty body, a DOCTYPE in the prolog (`parse.doctype_span`): parse.without_doctype and
+  feedparser rewrite those, and feedparser's lenient parser expands entities expat refused (a
+  "<!DOCTYPE" in an item's CDATA is text, and no reason);
 - an encoding feedparser had to guess or override, or a Content-Type that is not XML: feedparser
   decodes by its own rules then and reports the problem as a warning;
 - not well-formed for lxml (strict: no DTD, no network, no huge trees) or for expat: feedparser
@@ -48,7 +49,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from aggregator.parse import MAX_ENTRIES, MAX_PROLOGUE, normalise, response_headers_for
+from aggregator.parse import MAX_ENTRIES, doctype_span, normalise, response_headers_for
 from aggregator.types import ParsedFeed
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -320,8 +321,7 @@ class _Reader:
 
     def _parse(self, response_headers: dict[str, str]) -> Any:
         tools = self.tools
-        head = self.body[:MAX_PROLOGUE].upper()
-        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        if doctype_span(self.body) is not None:
             raise _Decline
         result: dict[str, Any] = {}
         try:

@@ -95,7 +95,6 @@ MAX_ENTRIES = 1000  # the default of [poll] max_entries
 EARLIEST_DATE = datetime(1970, 1, 2, tzinfo=UTC)
 # A date later than `now` by more than this is worth a warning; a few minutes of clock skew is not.
 FUTURE_WARNING = timedelta(days=1)
-MAX_PROLOGUE = 4096  # where a DOCTYPE can start: after the XML declaration and comments
 UNTITLED = "(untitled)"
 MAX_UNESCAPES = 20
 
@@ -104,7 +103,11 @@ _UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\
 _WHITESPACE = re.compile(r"\s+")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
-_SUBSET_END = re.compile(rb"\]\s*>")
+# What may come before a DOCTYPE: whitespace, comments and processing instructions (the XML
+# declaration is one). The first start tag ends the prolog; other stray bytes are skipped.
+_PROLOG_MARKUP = re.compile(rb"<(?:!--|\?|!doctype|[A-Za-z_:\x80-\xff])", re.IGNORECASE)
+# Inside a DOCTYPE, a ">" or "]" in a quoted literal, a comment or a processing instruction ends nothing.
+_DOCTYPE_TOKEN = re.compile(rb"\"[^\"]*\"|'[^']*'|<!--.*?-->|<\?.*?\?>|[\[\]>]", re.DOTALL)
 # Markup a type="text" title may show as text: bare tags ("the <dialog> element") of elements that
 # do nothing much when a reader renders the title as HTML, as many do.
 _TEXT_TAG_LIKE = re.compile(r"<[A-Za-z/!?]")  # what an HTML parser reads as markup
@@ -286,18 +289,47 @@ def normalise(
 
 def without_doctype(body: bytes) -> bytes:
     """The document without its DOCTYPE: feeds need none, and an internal subset's entities are how
-    a document blows up when expanded (feedparser's lenient fallback expands what expat refused)."""
-    start = body[:MAX_PROLOGUE].upper().find(b"<!DOCTYPE")
-    if start < 0:
+    a document blows up when expanded (feedparser's lenient fallback expands what expat refused).
+    Only the prolog's DOCTYPE goes: "<!DOCTYPE html>" in an item's CDATA is text."""
+    span = doctype_span(body)
+    if span is None:
         return body
-    first_close = body.find(b">", start)
-    subset = body.find(b"[", start, first_close if first_close >= 0 else len(body))
-    if subset >= 0:
-        end_match = _SUBSET_END.search(body, subset)
-        end = end_match.end() if end_match else len(body)
-    else:
-        end = first_close + 1 if first_close >= 0 else len(body)
+    start, end = span
     return body[:start] + body[end:]
+
+
+def doctype_span(body: bytes) -> tuple[int, int] | None:
+    """Where the DOCTYPE declaration of the document's prolog starts and ends, when it has one.
+
+    The prolog is what comes before the root element's start tag: a "<!DOCTYPE" after that is
+    text (in CDATA, say), never a declaration. A declaration never closed ends with the body."""
+    position = 0
+    while (found := _PROLOG_MARKUP.search(body, position)) is not None:
+        opening = found.group().lower()
+        if opening == b"<!doctype":
+            return found.start(), _doctype_end(body, found.end())
+        if opening not in (b"<!--", b"<?"):
+            return None  # the root element
+        close = body.find(b"-->" if opening == b"<!--" else b"?>", found.end())
+        if close < 0:
+            return None
+        position = close + (3 if opening == b"<!--" else 2)
+    return None
+
+
+def _doctype_end(body: bytes, position: int) -> int:
+    """Just after the ">" that closes a DOCTYPE going on from `position`: not one inside the
+    internal subset ("[...]"), a quoted literal, a comment or a processing instruction."""
+    depth = 0
+    for token in _DOCTYPE_TOKEN.finditer(body, position):
+        mark = token.group()
+        if mark == b"[":
+            depth += 1
+        elif mark == b"]":
+            depth = max(depth - 1, 0)
+        elif mark == b">" and depth == 0:
+            return token.end()
+    return len(body)
 
 
 def feed_hints(body: bytes, feed: Any) -> FeedHints:

@@ -66,7 +66,9 @@ the others ("deliberate"):
 - "not an http(s) URL": the project keeps a link only when it is http(s) without whitespace;
 - "e-mail removed": the project's author is feedparser's without the e-mail address;
 - "label for a missing term": the project names a category by its label when it has no term;
-- "cut at 500 characters": the project cuts titles there.
+- "cut at 500 characters": the project cuts titles there;
+- "entity of the DOCTYPE not expanded": the project removes the DOCTYPE before parsing, so an entity
+  it defines stays a reference (the defence against entity-expansion bombs).
 
 Every other disagreement is "differs", "missing in the project", "missing in feedparser" or "text
 read as HTML" (a text/plain value whose project text is the value read as HTML: tags dropped,
@@ -130,8 +132,10 @@ DELIBERATE = frozenset(
         "label for a missing term",
         "cut at 500 characters",
         "control characters removed",
+        "entity of the DOCTYPE not expanded",
     }
 )
+_ENTITY_REFERENCE = re.compile(r"&[A-Za-z_][\w.-]*;")
 SHOWN_CHARS = 100
 PIP_TIMEOUT = 600
 
@@ -552,6 +556,8 @@ def _same(mine: str | None, theirs: str | None) -> Outcome:
         return True, "", mine, theirs
     if mine and theirs and _without_controls(mine) == _without_controls(theirs).strip():
         return False, "control characters removed", mine, theirs
+    if mine and theirs and _ENTITY_REFERENCE.search(mine) and not _ENTITY_REFERENCE.search(theirs):
+        return False, "entity of the DOCTYPE not expanded", mine, theirs
     return False, _presence_kind(mine, theirs), mine, theirs
 
 

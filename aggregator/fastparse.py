@@ -482,6 +482,11 @@ class _Reader:
     def _resolve_html(self, markup: str) -> str:
         return resolve_html(self.tools, markup, self.base, self.markup)
 
+    def _dated(self, entry: dict[str, Any], element: Any, key: str) -> None:
+        """feedparser's `published` or `updated`: the text, and the time it parsed from it."""
+        text = entry[key] = self._plain(element, key)
+        entry[f"{key}_parsed"] = self._date(text)
+
     def _date(self, text: str) -> Any:
         try:
             return self.tools.parse_date(text)
@@ -551,9 +556,9 @@ class _Reader:
             elif key == "content_encoded":
                 self._content(entry, element, "text/html", state)
             elif key == "pubdate":
-                entry["published_parsed"] = self._date(self._plain(element, "published"))
+                self._dated(entry, element, "published")
             elif key == "dc_date":
-                entry["updated_parsed"] = self._date(self._plain(element, "updated"))
+                self._dated(entry, element, "updated")
             elif key in ("author", "dc_creator"):
                 entry["author"] = self._plain(element, "author")
             elif key in ("category", "dc_subject"):
@@ -607,10 +612,8 @@ class _Reader:
                 self._summary(entry, element, "summary", "text/plain", state)
             elif key == "content":
                 self._content(entry, element, "text/plain", state)
-            elif key == "published":
-                entry["published_parsed"] = self._date(self._plain(element, "published"))
-            elif key == "updated":
-                entry["updated_parsed"] = self._date(self._plain(element, "updated"))
+            elif key in ("published", "updated"):
+                self._dated(entry, element, key)
             elif key == "author":
                 self._atom_author(entry, element)
             elif key == "category":

@@ -14,6 +14,7 @@ is kept and the problem returned as a warning.
 from __future__ import annotations
 
 import calendar
+import email.utils
 import html
 import re
 import time
@@ -451,13 +452,27 @@ def _entry_dates(
     an impossible one (far in the past or the future) goes to `impossible` for the feed's warning."""
     dates: list[datetime | None] = []
     for key in ("published", "updated"):
-        moment = _utc(_own(raw, f"{key}_parsed"))
+        text = _own(raw, key)
+        moment = _utc(_own(raw, f"{key}_parsed")) or (_lenient_date(text) if isinstance(text, str) else None)
         kept = plausible_date(moment, now)
         if moment is not None and kept is None and not now < moment <= now + FUTURE_WARNING:
-            impossible.append(str(raw.get(key) or moment.isoformat()))
+            impossible.append(text if isinstance(text, str) and text else moment.isoformat())
         dates.append(kept)
     published, updated = dates
     return published or updated, updated
+
+
+def _lenient_date(text: str) -> datetime | None:
+    """An RFC 822 date that feedparser refuses: one without a zone (read as UTC), or with a leap
+    second (23:59:60, which rolls over into the next minute)."""
+    parts = email.utils.parsedate_tz(text)
+    if parts is None:
+        return None
+    try:
+        seconds = calendar.timegm((*parts[:6], 0, 0, 0)) - (parts[9] or 0)
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        return None
 
 
 def plausible_date(moment: datetime | None, now: datetime) -> datetime | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Wire, cli_env, minutes_ago, poll_counts, rss
+from conftest import RUN_TIMEOUT, Wire, cli_env, minutes_ago, poll_counts, rss
 from feedserver import FeedServer
 
 import aggregator.core
@@ -118,13 +118,22 @@ def test_a_feed_is_stored_while_a_slow_one_is_still_fetched(wire: Wire, feed_ser
     wire.add_many(fast, slow)
     poll = subprocess.Popen(wire.command("poll"), cwd=wire.folder, env=cli_env(), stdout=subprocess.PIPE, text=True)
     try:
-        # Read from the database on a connection of our own while the poll runs.
+        # Read from the database on a connection of our own while the poll runs, until the fast
+        # feed's items are there or the slow feed is answered. The server logs an answer as it sends
+        # it, SLOW_SECONDS after the request came in: however long the CLI takes to start on a
+        # loaded machine, the window is the slow fetch itself. The log is read after the count, so
+        # an answer not logged yet was not sent when the count was read.
         with closing(sqlite3.connect(wire.db_path, timeout=10)) as db:
-            deadline = time.monotonic() + SLOW_SECONDS - 1
+            deadline = time.monotonic() + RUN_TIMEOUT
             stored_early = 0
-            while time.monotonic() < deadline and poll.poll() is None and not stored_early:
+            slow_answered = False
+            while time.monotonic() < deadline and poll.poll() is None:
                 stored_early = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
-                time.sleep(0.1)
+                slow_answered = bool(feed_server.requests_for("/slow.xml"))
+                if stored_early or slow_answered:
+                    break
+                time.sleep(0.05)
+            assert not slow_answered, f"the slow feed was answered before the fast feed was stored ({stored_early})"
             assert poll.poll() is None, "the poll ended before the slow feed answered"
         assert stored_early == 7  # the fast feed's 7 items, committed before the slow one answered
         out, _ = poll.communicate(timeout=SLOW_SECONDS + 30)

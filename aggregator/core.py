@@ -29,10 +29,10 @@ from aggregator import dedupe
 from aggregator.config import SLUG_PATTERN, PollSettings, Settings
 from aggregator.exceptions import AlreadySubscribedError, ConfigError, InvalidURLError, ParseError, StorageError
 from aggregator.opml import OpmlFeed, parse_opml, render_opml
-from aggregator.parse import plain_text
 from aggregator.prepare import prepare_changed_items, prepare_items
 from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
 from aggregator.store import NewItem, SaveCounts, Store, StoredReport, from_text
+from aggregator.text import plain_text
 from aggregator.topics import TopicMatcher
 from aggregator.topics import Verdict as TopicVerdict
 from aggregator.types import (

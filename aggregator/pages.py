@@ -14,7 +14,7 @@ from importlib import resources
 import jinja2
 
 from aggregator import __version__
-from aggregator.parse import plain_text
+from aggregator.text import plain_text
 from aggregator.types import Item, Source, Story, Topic
 
 SNIPPET_CHARS = 240

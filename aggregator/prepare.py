@@ -10,8 +10,8 @@ import hashlib
 from collections.abc import Collection, Sequence
 
 from aggregator import dedupe
-from aggregator.parse import plain_text
 from aggregator.store import NewItem
+from aggregator.text import plain_text
 from aggregator.topics import TopicMatcher
 from aggregator.types import Entry, ItemFacts, Source
 

@@ -31,7 +31,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from aggregator import __version__
-from aggregator.parse import author_name, plain_text, xml_safe
+from aggregator.text import author_name, plain_text, xml_safe
 from aggregator.types import Item, Story, Topic
 
 MERGED_FEED_PATH = "feeds/off-the-wire.atom"

@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator.fastparse import fast_parse
-from aggregator.parse import parse_feed, parse_with_feedparser
+from aggregator.parse import parse_feed
+from aggregator.parse.fast import fast_parse
+from aggregator.parse.feedparser import parse_with_feedparser
 from aggregator.samplewire import render_sample_wire
 from aggregator.types import ParsedFeed
 from bench.farm import Farm

@@ -108,14 +108,9 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.exceptions import ParseError
-from aggregator.parse import (
-    EARLIEST_DATE,
-    UNTITLED,
-    parse_feed,
-    plain_text,
-    response_headers_for,
-    sanitise_html,
-)
+from aggregator.parse import EARLIEST_DATE, UNTITLED, parse_feed
+from aggregator.parse.feedparser import response_headers_for
+from aggregator.text import plain_text, sanitise_html
 from aggregator.types import Entry
 
 REPOSITORY = Path(__file__).resolve().parent.parent

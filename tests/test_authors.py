@@ -22,9 +22,10 @@ from conftest import Wire
 from feedserver import FeedServer
 from lxml import etree
 
-from aggregator.fastparse import fast_parse
 from aggregator.pages import FeedLink, Pages, TopicBlock
-from aggregator.parse import author_name, parse_feed, parse_with_feedparser
+from aggregator.parse import parse_feed
+from aggregator.parse.fast import fast_parse
+from aggregator.parse.feedparser import parse_with_feedparser
 from aggregator.publish import (
     MERGED_FEED_FILE,
     MERGED_FEED_PATH,
@@ -34,6 +35,7 @@ from aggregator.publish import (
     render_json_feed,
     render_rss,
 )
+from aggregator.text import author_name
 from aggregator.types import Item, ParsedFeed, Source, Story, Topic
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

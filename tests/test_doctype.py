@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 import pytest
 
 from aggregator.exceptions import ParseError
-from aggregator.fastparse import fast_parse
-from aggregator.parse import doctype_span, parse_feed, parse_with_feedparser, without_doctype
+from aggregator.parse import parse_feed
+from aggregator.parse.fast import fast_parse
+from aggregator.parse.feedparser import doctype_span, parse_with_feedparser, without_doctype
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 URL = "https://wire.example/feed.xml"

@@ -1,4 +1,4 @@
-"""The fast path (aggregator/fastparse.py) gives exactly what the feedparser path gives.
+"""The fast path (aggregator/parse/fast.py) gives exactly what the feedparser path gives.
 
 Differential tests: every feed document the test corpus has (tests/data/parse, the sample wire,
 the documents conftest's `rss()`/`atom()` and tests/hostile_server.py produce, the benchmark
@@ -35,10 +35,12 @@ from hypothesis import strategies as st
 from lxml import etree
 from test_properties import any_markup
 
-from aggregator import fastparse, parse
+from aggregator import text
 from aggregator.exceptions import ParseError
-from aggregator.fastparse import fast_parse, join_url, resolve_html
-from aggregator.parse import parse_feed, parse_with_feedparser, without_doctype
+from aggregator.parse import fast, parse_feed
+from aggregator.parse.borrowed import feedparser_parts
+from aggregator.parse.fast import fast_parse, join_url, resolve_html
+from aggregator.parse.feedparser import parse_with_feedparser, without_doctype
 from aggregator.samplewire import render_sample_wire
 from aggregator.types import ParsedFeed
 
@@ -663,7 +665,7 @@ def test_generated_plain_feeds_take_the_fast_path_and_parse_the_same(case: tuple
     if fast is None:
         # Refusing is allowed only for what the eligibility rules name: broken-looking HTML does
         # not make a document ineligible, but a generated text may make it not well-formed, or
-        # put "<!doctype" where parse.without_doctype finds it.
+        # put "<!doctype" where parse.feedparser.without_doctype finds it.
         assert not _well_formed_plain(body), body[:2000]
         return
     problems = differences(fast, slow)
@@ -698,7 +700,7 @@ BASES = ["http://feeds.test/wire/feed.xml", "https://feeds.test/", "", "https://
 @settings(max_examples=500, deadline=None)
 @given(html_value, st.sampled_from(BASES))
 def test_resolve_html_is_feedparsers_resolver(markup: str, base: str) -> None:
-    tools = fastparse._feedparser()
+    tools = feedparser_parts()
     assert tools is not None
     assert resolve_html(tools, markup, base) == resolve_relative_uris(markup, base, "utf-8", "text/html")
 
@@ -714,15 +716,15 @@ url_like = st.tuples(
 @settings(max_examples=1000, deadline=None)
 @given(st.one_of(st.sampled_from(LINKS), link_value, url_like, st.text(max_size=30)), st.sampled_from(BASES))
 def test_join_url_is_feedparsers_urljoin(uri: str, base: str) -> None:
-    tools = fastparse._feedparser()
+    tools = feedparser_parts()
     assert tools is not None
     assert join_url(tools, base, uri) == _urljoin(base, uri)
 
 
 def test_plain_urls_skip_urljoin() -> None:
-    assert fastparse._PLAIN_URL.fullmatch("https://news.example/a/b-c?x=1&y=2")
+    assert fast._PLAIN_URL.fullmatch("https://news.example/a/b-c?x=1&y=2")
     for uri in ("https://news.example/a;b", "https://news.example/a?", "https://news.example/#x", "HTTPS://x/"):
-        assert not fastparse._PLAIN_URL.fullmatch(uri), uri
+        assert not fast._PLAIN_URL.fullmatch(uri), uri
 
 
 # --- the shared normalisation ---------------------------------------------------------------------
@@ -731,12 +733,12 @@ def test_plain_urls_skip_urljoin() -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(any_markup, html_value))
 def test_reusable_sanitisers_clean_as_nh3_clean_does(markup: str) -> None:
-    """parse.py builds its two nh3 sanitisers once; they must clean exactly as nh3.clean does."""
+    """text.py builds its two nh3 sanitisers once; they must clean exactly as nh3.clean does."""
     html_options: dict[str, Any] = {
-        "tags": set(parse.ALLOWED_TAGS),
-        "attributes": {tag: set(names) for tag, names in parse.ALLOWED_ATTRIBUTES.items()},
-        "url_schemes": set(parse.URL_SCHEMES),
+        "tags": set(text.ALLOWED_TAGS),
+        "attributes": {tag: set(names) for tag, names in text.ALLOWED_ATTRIBUTES.items()},
+        "url_schemes": set(text.URL_SCHEMES),
         "link_rel": "noopener noreferrer",
     }
-    assert parse._HTML_CLEANER(markup) == nh3.clean(markup, **html_options)
-    assert parse._TEXT_CLEANER(markup) == nh3.clean(markup, tags=set(), clean_content_tags={"script", "style"})
+    assert text._HTML_CLEANER(markup) == nh3.clean(markup, **html_options)
+    assert text._TEXT_CLEANER(markup) == nh3.clean(markup, tags=set(), clean_content_tags={"script", "style"})

@@ -25,10 +25,11 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from aggregator import parse
+from aggregator import text as safe_text
 from aggregator.exceptions import ParseError
-from aggregator.parse import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, parse_feed, plain_text, sanitise_html
+from aggregator.parse import parse_feed
 from aggregator.publish import MERGED_FEED_FILE, MERGED_FEED_PATH, FeedContext, FeedSpec, render_atom
+from aggregator.text import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, plain_text, sanitise_html
 from aggregator.types import Item, ParsedFeed, Story
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -526,7 +527,7 @@ def test_plain_text_is_clean_text_that_survives_html_escaping(value: str) -> Non
     text = plain_text(value)
     assert not UNSAFE.search(text), repr(text)
     assert not XML_ILLEGAL.search(text), f"XML-illegal character in {text!r} (from {value!r})"
-    assert len(text) <= parse.MAX_TITLE_CHARS
+    assert len(text) <= safe_text.MAX_TITLE_CHARS
     assert text == text.strip()
     assert plain_text(html.escape(text)) == text
 
@@ -635,7 +636,7 @@ def assert_publishable(stories: list[Story]) -> None:
     ATOM_SCHEMA.assertValid(tree)
     reread = feedparser.parse(document)
     assert not reread.bozo, reread.get("bozo_exception")
-    assert [parse.clean_text(entry.title) for entry in reread.entries] == [
+    assert [safe_text.clean_text(entry.title) for entry in reread.entries] == [
         as_feedparser_reads(s.first.title) for s in stories
     ]
 

@@ -1,6 +1,6 @@
 """The fast path of `parse_feed`: well-formed RSS 2.0 and Atom 1.0 read with lxml; pure (no I/O).
 
-`fast_parse` returns exactly the ParsedFeed that the feedparser path (`parse.parse_with_feedparser`)
+`fast_parse` returns exactly the ParsedFeed that the feedparser path (`parse.feedparser.parse_with_feedparser`)
 returns for the same bytes, or None ("use feedparser") for any document it is not plainly sure of.
 feedparser is the reference: the bytes go through feedparser's own encoding step (so the text is
 the text its strict XML parser sees), lxml builds the tree, expat (the parser feedparser uses)
@@ -8,12 +8,12 @@ confirms it would parse the same text without complaint, and the tree is read th
 feedparser's handlers read it: the same element names (lower-cased, namespaces mapped to
 feedparser's prefixes), the same text clean-up (stripping, relative-URI resolution, the UTF-8 and
 windows-1252 repairs), the same date parser, the same rules for which link, id, summary, content,
-author and categories an entry ends up with. Both paths then share `parse.normalise`.
+author and categories an entry ends up with. Both paths then share `parse.shape.normalise`.
 
-Eligibility rules, each a reason to return None (tests/test_fastparse.py proves the equality on the
+Eligibility rules, each a reason to return None (tests/parse/test_fast.py proves the equality on the
 test corpus, the benchmark farm and generated documents):
 
-- an empty body, a DOCTYPE in the prolog (`parse.doctype_span`): parse.without_doctype and
+- an empty body, a DOCTYPE in the prolog (`feedparser.doctype_span`): feedparser.without_doctype and
   feedparser rewrite those, and feedparser's lenient parser expands entities expat refused (a
   "<!DOCTYPE" in an item's CDATA is text, and no reason);
 - an encoding feedparser had to guess or override, or a Content-Type that is not XML: feedparser
@@ -41,15 +41,14 @@ calls the resolver itself for anything else.
 from __future__ import annotations
 
 import contextlib
-import html.entities
 import re
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from aggregator.parse import MAX_ENTRIES, doctype_span, normalise, response_headers_for
+from aggregator.parse.borrowed import FeedparserParts, feedparser_parts
+from aggregator.parse.feedparser import doctype_span, response_headers_for
+from aggregator.parse.shape import MAX_ENTRIES, normalise
 from aggregator.types import ParsedFeed
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -211,75 +210,12 @@ class _Decline(Exception):
     """The document is not plainly eligible for the fast path."""
 
 
-class _Feedparser:
-    """The parts of feedparser the fast path uses, so that it decides as feedparser decides."""
-
-    def __init__(self) -> None:
-        import feedparser.api
-        import feedparser.datetimes
-        import feedparser.encodings
-        import feedparser.html
-        import feedparser.mixin
-        import feedparser.sanitizer
-        import feedparser.urls
-        from lxml import etree
-
-        self.etree: Any = etree
-        self.convert_to_utf8: Callable[..., bytes] = feedparser.encodings.convert_to_utf8
-        self.replace_doctype: Callable[[bytes], tuple[Any, bytes, Any]] = feedparser.sanitizer.replace_doctype
-        self.urljoin: Callable[[str, str], str] = feedparser.urls._urljoin
-        self.safe_uri: Callable[..., str] = feedparser.urls.make_safe_absolute_uri
-        self.resolve_relative_uris: Callable[[str, str, str, str], str] = feedparser.urls.resolve_relative_uris
-        self.parse_date: Callable[[str], Any] = feedparser.datetimes._parse_date
-        mixin = feedparser.mixin._FeedParserMixin
-        self.looks_like_html: Callable[[str], bool] = mixin.looks_like_html
-        self.map_content_type: Callable[[str], str] = mixin.map_content_type
-        self.namespaces: dict[str, str] = {uri.lower(): prefix for uri, prefix in mixin.namespaces.items()}
-        self.prefixes = frozenset(prefix for prefix in self.namespaces.values() if prefix)
-        self.parser_class: type = feedparser.api.StrictFeedParser
-        self.cp1252: dict[int, str] = feedparser.html._cp1252
-        resolver = feedparser.urls.RelativeURIResolver
-        self.normalize_attrs: Callable[[list[tuple[str, str]]], list[tuple[str, str]]] = resolver.normalize_attrs
-        self.relative_uris: frozenset[tuple[str, str]] = frozenset(resolver.relative_uris)
-        self.no_end_tag: frozenset[str] = frozenset(resolver.elements_no_end_tag)
-        self.bare_ampersand: re.Pattern[str] = resolver.bare_ampersand
-        self.entities = frozenset(html.entities.name2codepoint) | {"apos"}
-        # The markup tokens the resolver may write differently; a lower-case tag without attributes
-        # that is not a void element comes out as it went in.
-        void = "|".join(sorted(self.no_end_tag))
-        self.changing_markup = re.compile(
-            r"&#[0-9xX][0-9a-fA-F]*;|&[a-zA-Z][-.a-zA-Z0-9]*;"
-            rf"|</?(?:[a-z0-9]*[A-Z][a-zA-Z0-9]*|{void})>|<[a-zA-Z][a-zA-Z0-9]*\s[^<>]*>"
-        )
-        self.lxml_parsers = threading.local()
-
-    def xml_parser(self) -> Any:
-        """A strict lxml parser for this thread (lxml parsers must not be shared between threads)."""
-        parser = getattr(self.lxml_parsers, "parser", None)
-        if parser is None:
-            parser = self.etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
-            self.lxml_parsers.parser = parser
-        return parser
-
-    @lru_cache(maxsize=512)  # noqa: B019 (one instance for the life of the process)
-    def has_handler(self, key: str) -> bool:
-        return hasattr(self.parser_class, f"_start_{key}") or hasattr(self.parser_class, f"_end_{key}")
-
-
-@lru_cache(maxsize=1)
-def _feedparser() -> _Feedparser | None:
-    try:
-        return _Feedparser()
-    except (ImportError, AttributeError):  # another feedparser or no lxml: everything takes the feedparser path
-        return None
-
-
 def fast_parse(
     body: bytes, headers: dict[str, str], url: str, now: datetime, max_entries: int = MAX_ENTRIES
 ) -> ParsedFeed | None:
     """The ParsedFeed `parse_with_feedparser` gives for these bytes, or None when the document is
     not plainly a well-formed RSS 2.0 or Atom 1.0 feed (then feedparser decides)."""
-    tools = _feedparser()
+    tools = feedparser_parts()
     if tools is None or not body:
         return None
     try:
@@ -291,7 +227,7 @@ def fast_parse(
 class _Reader:
     """One document read as feedparser's strict parser reads it."""
 
-    def __init__(self, tools: _Feedparser, body: bytes, headers: dict[str, str], url: str) -> None:
+    def __init__(self, tools: FeedparserParts, body: bytes, headers: dict[str, str], url: str) -> None:
         self.tools = tools
         self.body = body
         self.url = url
@@ -794,14 +730,14 @@ def _expat_accepts(data: bytes) -> None:
         raise _Decline from exc
 
 
-def join_url(tools: _Feedparser, base: str, uri: str) -> str:
+def join_url(tools: FeedparserParts, base: str, uri: str) -> str:
     """feedparser's `_urljoin(base, uri)`, without urllib for a plain absolute URL."""
     if _PLAIN_URL.fullmatch(uri) or _OPAQUE_URI.fullmatch(uri):
         return uri
     return tools.urljoin(base, uri)
 
 
-def resolve_html(tools: _Feedparser, markup: str, base: str, cache: dict[str, str] | None = None) -> str:
+def resolve_html(tools: FeedparserParts, markup: str, base: str, cache: dict[str, str] | None = None) -> str:
     """What feedparser's `resolve_relative_uris(markup, base, "utf-8", "text/html")` returns.
 
     The resolver re-serialises HTML: attributes sorted and double-quoted, references in
@@ -838,7 +774,7 @@ def resolve_html(tools: _Feedparser, markup: str, base: str, cache: dict[str, st
     return tools.changing_markup.sub(rewrite, data)
 
 
-def _rewrite(tools: _Feedparser, token: re.Match[str], base: str) -> str:
+def _rewrite(tools: FeedparserParts, token: re.Match[str], base: str) -> str:
     charref, entity, end_tag, start_tag, attributes = token.groups()
     if charref is not None:
         ref = charref.lower()
@@ -852,11 +788,11 @@ def _rewrite(tools: _Feedparser, token: re.Match[str], base: str) -> str:
     return _start_tag(tools, start_tag.lower(), attributes, base)
 
 
-def _short_tag(tools: _Feedparser, tag: str) -> str:
+def _short_tag(tools: FeedparserParts, tag: str) -> str:
     return f"<{tag} />" if tag in tools.no_end_tag else f"<{tag}></{tag}>"
 
 
-def _start_tag(tools: _Feedparser, tag: str, attributes: str, base: str) -> str:
+def _start_tag(tools: FeedparserParts, tag: str, attributes: str, base: str) -> str:
     parsed = [
         (name.lower(), _ATTRIBUTE_REFERENCE.sub(_attribute_reference, value))
         for name, value in _HTML_ATTRIBUTE.findall(attributes)

@@ -50,8 +50,8 @@ from aggregator.types import (
 )
 
 if TYPE_CHECKING:
-    from aggregator.workers import ParserPool, Prepared
-    from aggregator.writer import Stored
+    from aggregator.update.pool import ParserPool, Prepared
+    from aggregator.update.writer import Stored
 
 log = logging.getLogger(__name__)
 HEADLINE_CACHE = 2_000  # prepared headlines kept for story matching (about 13 MB when full)
@@ -267,7 +267,7 @@ class Aggregator:
         # Stored items follow the current rules before new ones join them (on a new database this
         # only records the rules, so the first publish does not re-topic everything just stored).
         self._apply_topic_rules()
-        from aggregator.writer import StoreWriter
+        from aggregator.update.writer import StoreWriter
 
         # Each feed is stored as soon as it is fetched and parsed, while the rest are still on the way.
         writer: StoreWriter[_Fetched, UpdateOutcome] = StoreWriter(
@@ -327,7 +327,7 @@ class Aggregator:
         until its body is stored, so bodies never pile up in memory faster than they are stored."""
         loop = asyncio.get_running_loop()
         self._running_fetch = (loop, asyncio.current_task())
-        from aggregator.workers import parse_and_prepare
+        from aggregator.update.pool import parse_and_prepare
 
         wide = len(sources) >= PARALLEL_PARSE_MIN_SOURCES
         broken = 0
@@ -385,7 +385,7 @@ class Aggregator:
 
     def _parser_pool(self) -> ParserPool:
         if self._parsers is None:
-            from aggregator.workers import ParserPool
+            from aggregator.update.pool import ParserPool
 
             self._parsers = ParserPool()
         return self._parsers

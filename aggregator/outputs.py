@@ -23,7 +23,7 @@ from aggregator.types import Topic
 
 if TYPE_CHECKING:
     from aggregator.publish import FeedContext, FeedSpec
-    from aggregator.workers import AtomPage, ParserPool
+    from aggregator.update.pool import AtomPage, ParserPool
 
 log = logging.getLogger(__name__)
 POOLED_ARCHIVE_PAGES = 16  # archive pages to write at once from which the parser processes render them

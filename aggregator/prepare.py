@@ -1,7 +1,7 @@
 """Entries to items ready to store: identity, topics and story-matching keys; pure.
 
 The CPU-heavy half of storing a feed that needs no database, so a poll runs it in the parser
-processes beside parsing (see `workers.py`); the store then only matches and writes.
+processes beside parsing (see `update/pool.py`); the store then only matches and writes.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 
 from aggregator.exceptions import StorageError
 from aggregator.store import Store
-from aggregator.writer import StoreWriter
+from aggregator.update.writer import StoreWriter
 
 
 def test_jobs_are_stored_in_order_on_one_thread(tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ class ParserPool:
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["aggregator.workers", "aggregator.parse", "feedparser"])
+            context.set_forkserver_preload(["aggregator.update.pool", "aggregator.parse", "feedparser"])
             self._executor = ProcessPoolExecutor(
                 self.processes, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)
             )

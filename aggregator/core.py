@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aggregator import dedupe
+from aggregator import identity, stories
 from aggregator.config import SLUG_PATTERN, PollSettings, Settings
 from aggregator.exceptions import AlreadySubscribedError, ConfigError, InvalidURLError, ParseError, StorageError
 from aggregator.opml import OpmlFeed, parse_opml, render_opml
@@ -122,7 +122,7 @@ class Aggregator:
         self.fetcher = fetcher
         self.matcher = TopicMatcher(settings.topics, settings.global_exclude)
         self._running_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] | None = None
-        self._headlines: OrderedDict[tuple[str, str], dedupe.Headline] = OrderedDict()
+        self._headlines: OrderedDict[tuple[str, str], stories.Headline] = OrderedDict()
         self._parsers: ParserPool | None = None
         # Per source, the versions (identity and content) of the entries its last stored feed
         # carried: those are not prepared again (see prepare_changed_items).
@@ -159,8 +159,8 @@ class Aggregator:
     ) -> Source:
         """Subscribe to a feed URL (no network needed); raises InvalidURLError or AlreadySubscribedError.
         `rights` is how much of its text the outputs carry (one of RIGHTS_MODES)."""
-        normalised = dedupe.normalise_source_url(url)
-        refusal = dedupe.refused_target(normalised, self.settings.poll.block_private)
+        normalised = identity.normalise_source_url(url)
+        refusal = identity.refused_target(normalised, self.settings.poll.block_private)
         if refusal:
             raise InvalidURLError(f"{url!r} is refused: {refusal}.")
         _check_slugs(topics)
@@ -174,7 +174,7 @@ class Aggregator:
     def find_source(self, url_or_id: str) -> Source:
         """A subscribed source by id or URL; raises NotFoundError."""
         try:
-            normalised: str | None = dedupe.normalise_source_url(url_or_id)
+            normalised: str | None = identity.normalise_source_url(url_or_id)
         except InvalidURLError:
             normalised = None
         return self.store.find_source(url_or_id, normalised)
@@ -190,7 +190,7 @@ class Aggregator:
 
     def try_feed(self, url: str) -> FeedCheck:
         """Fetch and parse a feed once without subscribing: what `add --test` reports."""
-        probe = Source(id=0, url=dedupe.normalise_source_url(url))
+        probe = Source(id=0, url=identity.normalise_source_url(url))
         [result] = asyncio.run(self._fetcher()([probe], self.settings.poll, None))
         now = self.clock()
         from aggregator.parse import parse_feed
@@ -458,7 +458,7 @@ class Aggregator:
             log.info("%s: HTTP 304 in %.2f s, not modified", name, result.elapsed)
             return self._unchanged(source, result, now, keep_validators=True)
         body = result.body or b""
-        digest = dedupe.body_hash(body)
+        digest = identity.body_hash(body)
         # Same bytes as last time (a server without validators): nothing can have changed.
         if digest == source.body_hash:
             log.info("%s: HTTP %s in %.2f s, same bytes as before", name, result.status, result.elapsed)
@@ -536,7 +536,7 @@ class Aggregator:
             now,
             timedelta(hours=dedupe_settings.window_hours),
             self.choose_story,
-            lambda revisions: dedupe.revision_moves_story(
+            lambda revisions: stories.revision_moves_story(
                 dedupe_settings.republish_updates, revisions, dedupe_settings.max_revisions
             ),
             self.link_veto,
@@ -555,12 +555,12 @@ class Aggregator:
         # Hours apart only where a rare name is shared: the rule for a story developing applies there.
         apart = [_hours_between(published, r.published) if r.shares_rare_name else None for r in reports]
         common = item.common_names
-        return dedupe.choose_story(
+        return stories.choose_story(
             mine,
             [
                 (r.story_id, self._headline(r.title, r.summary), hours)
                 for r, hours in zip(reports, apart, strict=True)
-                if r.words is None or dedupe.may_match(mine, r.words, hours, common)
+                if r.words is None or stories.may_match(mine, r.words, hours, common)
             ],
             common,
         )
@@ -573,22 +573,22 @@ class Aggregator:
         published = item.published or self.clock()
         return all(
             r.published is not None
-            and abs(published - r.published) >= dedupe.REUSED_LINK_GAP
-            and dedupe.different_events(mine, self._headline(r.title, r.summary))
+            and abs(published - r.published) >= stories.REUSED_LINK_GAP
+            and stories.different_events(mine, self._headline(r.title, r.summary))
             for r in reports
         )
 
-    def _headline(self, title: str, summary_html: str) -> dedupe.Headline:
+    def _headline(self, title: str, summary_html: str) -> stories.Headline:
         # Syndicated stories are candidates for one new item after another: each stored report's
         # headline is prepared once, not once per comparison (the cold poll benchmark: 54 s -> 15 s).
         key = (title, summary_html)
         found = self._headlines.get(key)
         if found is None:
-            found = dedupe.headline(title, plain_text(summary_html))
+            found = stories.headline(title, plain_text(summary_html))
         self._remember_headline(key, found)
         return found
 
-    def _remember_headline(self, key: tuple[str, str], head: dedupe.Headline) -> None:
+    def _remember_headline(self, key: tuple[str, str], head: stories.Headline) -> None:
         # Items just stored are the likeliest candidates for the next ones: their headlines, already
         # prepared by the pool, are kept too.
         self._headlines[key] = head
@@ -671,7 +671,7 @@ class Aggregator:
         """A 429 from a host holds back every source on that host, not just the one that got it."""
         for outcome in outcomes:
             if outcome.status == 429 and outcome.next_at:
-                host = dedupe.host_of(outcome.url)
+                host = identity.host_of(outcome.url)
                 held = self.store.hold_host(host, outcome.next_at)
                 if held:
                     log.warning("%s answered 429: %d more sources on it wait until %s", host, held, outcome.next_at)
@@ -718,12 +718,12 @@ class Aggregator:
         a, b = self.store.item(first_id), self.store.item(second_id)
         apart = abs(a.published - b.published)
         window = timedelta(hours=self.settings.dedupe.window_hours)
-        link_a, link_b = dedupe.canonical_url(a.link), dedupe.canonical_url(b.link)
-        head_a = dedupe.headline(a.title, plain_text(a.summary))
-        common, named = self.store.name_stories(dedupe.name_keys(head_a), a.published)
-        match = dedupe.compare(
+        link_a, link_b = identity.canonical_url(a.link), identity.canonical_url(b.link)
+        head_a = stories.headline(a.title, plain_text(a.summary))
+        common, named = self.store.name_stories(stories.name_keys(head_a), a.published)
+        match = stories.compare(
             head_a,
-            dedupe.headline(b.title, plain_text(b.summary)),
+            stories.headline(b.title, plain_text(b.summary)),
             _hours_between(a.published, b.published) if b.story_id in named else None,
             common,
         )
@@ -805,7 +805,7 @@ def _hours_between(a: datetime, b: datetime | None) -> float | None:
 
 def _needs_parsing(source: Source, result: FetchResult) -> bool:
     """A new body: not an error, not a 304, not the same bytes as last time."""
-    return result.body is not None and not result.error and dedupe.body_hash(result.body) != source.body_hash
+    return result.body is not None and not result.error and identity.body_hash(result.body) != source.body_hash
 
 
 def make_aggregator(settings: Settings, clock: Clock = utc_now, fetcher: Fetcher | None = None) -> Aggregator:

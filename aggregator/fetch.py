@@ -25,7 +25,7 @@ import aiohttp.abc
 
 from aggregator import __version__
 from aggregator.config import PollSettings
-from aggregator.dedupe import host_of, refused_target
+from aggregator.identity import host_of, refused_target
 from aggregator.types import FetchResult, Source
 
 USER_AGENT = f"offthewire/{__version__} (news-wire feed aggregator; +https://pypi.org/project/offthewire/)"

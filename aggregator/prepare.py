@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 
-from aggregator import dedupe
+from aggregator import identity, stories
 from aggregator.store import NewItem
 from aggregator.text import plain_text
 from aggregator.topics import TopicMatcher
@@ -31,18 +31,18 @@ def prepare_changed_items(
     keys: set[str] = set()
     versions: set[int] = set()
     for entry in entries:
-        key = dedupe.item_key(entry)
+        key = identity.item_key(entry)
         # A key repeated inside one feed: the first copy wins, so polls never flip-flop.
         if key in keys:
             continue
         keys.add(key)
-        content_hash = dedupe.content_hash(entry)
+        content_hash = identity.content_hash(entry)
         version = entry_version(key, content_hash)
         versions.add(version)
         if version in stored:
             continue
         summary_text = plain_text(entry.summary) if entry.summary else ""
-        head = dedupe.headline(entry.title, summary_text).work_out_names()
+        head = stories.headline(entry.title, summary_text).work_out_names()
         facts = ItemFacts(
             title=entry.title,
             summary_html=entry.summary,
@@ -58,7 +58,7 @@ def prepare_changed_items(
                 key=key,
                 title=entry.title,
                 link=entry.link,
-                canonical_link=dedupe.canonical_url(entry.link),
+                canonical_link=identity.canonical_url(entry.link),
                 summary=entry.summary,
                 content=entry.content,
                 author=entry.author,
@@ -66,13 +66,13 @@ def prepare_changed_items(
                 updated=entry.updated,
                 content_hash=content_hash,
                 topics=matcher.topics_for(facts),
-                story_key=dedupe.story_key(source.url, key),
-                match_keys=tuple(dedupe.lsh_keys(head)),
-                name_keys=tuple(dedupe.name_keys(head)),
+                story_key=identity.story_key(source.url, key),
+                match_keys=tuple(stories.lsh_keys(head)),
+                name_keys=tuple(stories.name_keys(head)),
                 categories=entry.categories,
                 language=entry.language,
                 match=head,
-                match_words=dedupe.match_words(head),
+                match_words=stories.match_words(head),
             )
         )
     return items, frozenset(versions)

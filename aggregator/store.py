@@ -25,8 +25,17 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from aggregator.dedupe import DEVELOPING_HOURS, Headline, headline, host_of, lsh_keys
 from aggregator.exceptions import AlreadySubscribedError, NotFoundError, StorageError, UnstorableError
+from aggregator.identity import host_of
+from aggregator.stories import DEVELOPING_HOURS, Headline, headline, lsh_keys
+from aggregator.stories.rules import (
+    CANDIDATE_REPORTS_NEWEST,
+    CANDIDATE_REPORTS_OLDEST,
+    KEY_POSTINGS,
+    MAX_CANDIDATE_STORIES,
+    RARE_NAME_POSTINGS,
+    RARE_NAME_STORIES,
+)
 from aggregator.types import FeedHints, Item, ItemFacts, Source, Story
 
 BUSY_TIMEOUT_MS = 10_000
@@ -322,12 +331,12 @@ class NewItem:
     topics: tuple[str, ...]
     story_key: str
     match_keys: tuple[int, ...] = ()
-    name_keys: tuple[tuple[str, int], ...] = ()  # (name, key), looked up within DEVELOPING_HOURS (dedupe.name_keys)
+    name_keys: tuple[tuple[str, int], ...] = ()  # (name, key), looked up within DEVELOPING_HOURS (stories.name_keys)
     common_names: frozenset[str] = frozenset()  # of its names, those many stories carry (set when matched)
     categories: tuple[str, ...] = ()
     language: str | None = None
     match: Headline | None = None  # the headline prepared for story matching, when already made
-    match_words: str = ""  # its words, stored for ruling the item out as a candidate cheaply (dedupe.match_words)
+    match_words: str = ""  # its words, stored for ruling the item out as a candidate cheaply (stories.match_words)
 
 
 @dataclass(frozen=True)
@@ -338,7 +347,7 @@ class StoredReport:
     title: str
     summary: str
     published: datetime | None = None
-    words: str | None = None  # dedupe.match_words of the report, when stored with it
+    words: str | None = None  # stories.match_words of the report, when stored with it
     shares_rare_name: bool = False  # its story and the new item share a rare name (Store.name_stories)
 
 
@@ -347,15 +356,7 @@ StoryChooser = Callable[[NewItem, Sequence[StoredReport]], int | None]
 LinkVeto = Callable[[NewItem, Sequence[StoredReport]], bool]
 # (republish_updates, revisions in the last day, max_revisions) -> does the story's `updated` move?
 RevisionRule = Callable[[int], bool]
-MAX_CANDIDATE_STORIES = 12  # the stories sharing most keys with a new item
-CANDIDATE_REPORTS_OLDEST = 3  # reports of a candidate story compared with a new item: its first ...
-CANDIDATE_REPORTS_NEWEST = 2  # ... and its latest
 WAL_CHECKPOINT_PAGES = 10_000  # write-ahead log pages (4 KB) between automatic checkpoints
-KEY_POSTINGS = 64  # stories read per candidate key (its newest)
-# A name carried by at most this many stories within DEVELOPING_HOURS is rare enough to tell one
-# story developing ("Kerala", "Orbica Cloud"); one carried by more ("Paris", "Trump") is not.
-RARE_NAME_STORIES = 3
-RARE_NAME_POSTINGS = 16  # a name's newest postings read to tell: a common name's postings span more stories
 KEYS_PER_QUERY = 500  # item keys looked up in one statement (SQLite allows 32,766 parameters)
 
 
@@ -827,7 +828,7 @@ class Store:
     def name_stories(
         self, name_keys: Sequence[tuple[str, int]], published: datetime
     ) -> tuple[frozenset[str], set[int]]:
-        """Of a report's `name_keys` (dedupe.name_keys), the names that more than RARE_NAME_STORIES
+        """Of a report's `name_keys` (stories.name_keys), the names that more than RARE_NAME_STORIES
         stories carry within DEVELOPING_HOURS of `published`, and the stories that carry one of
         the others (a rare name) in those hours."""
         if not name_keys:

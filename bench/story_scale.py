@@ -18,10 +18,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aggregator import dedupe
 from aggregator.config import OutputSettings, Settings, StorageSettings
 from aggregator.core import make_aggregator
 from aggregator.store import to_text
+from aggregator.stories import headline, lsh_keys
 from aggregator.types import Entry
 
 VOCABULARY = (
@@ -60,7 +60,7 @@ def fill(folder: Path, size: int, rng: random.Random) -> tuple[Settings, list[st
             published = to_text(NOW - timedelta(minutes=rng.randint(0, 30 * 24 * 60)))
             stories.append((number, f"story-{number}", published, published))
             items.append((number, source.id, f"id:{number}", number, title, published, published, published, "x"))
-            keys.extend((key, number, published) for key in dedupe.lsh_keys(dedupe.headline(title)))
+            keys.extend((key, number, published) for key in lsh_keys(headline(title)))
         db.conn.executemany("INSERT INTO stories (id, key, published, updated) VALUES (?, ?, ?, ?)", stories)
         db.conn.executemany(
             "INSERT INTO items (id, source_id, key, story_id, title, published, updated, first_seen, content_hash)"

@@ -9,7 +9,7 @@ import pytest
 from conftest import Wire, minutes_ago, rss
 from feedserver import FeedServer
 
-from aggregator.dedupe import refused_target
+from aggregator.identity import refused_target
 
 
 @pytest.mark.parametrize(

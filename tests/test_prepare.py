@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pickle
 
-from aggregator.dedupe import compare, headline
 from aggregator.prepare import prepare_changed_items, prepare_items
+from aggregator.stories import compare, headline
 from aggregator.topics import TopicMatcher
 from aggregator.types import Entry, Source, Topic
 

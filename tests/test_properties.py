@@ -8,7 +8,7 @@
 - What the parser lets through can be published: `render_atom` of text cleaned as the pipeline
   cleans it gives well-formed, schema-valid Atom that feedparser reads back to the same titles.
 
-Canonical-URL idempotence and tracking-parameter invariance live in test_dedupe.py.
+Canonical-URL idempotence and tracking-parameter invariance live in test_identity.py.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from aggregator.config import OutputSettings, Settings, StorageSettings
 from aggregator.core import make_aggregator
-from aggregator.dedupe import headline, lsh_keys
 from aggregator.exceptions import StorageError
 from aggregator.prepare import prepare_items
 from aggregator.store import NewItem, Store
+from aggregator.stories import headline, lsh_keys
 from aggregator.types import Entry
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

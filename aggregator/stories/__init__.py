@@ -1,0 +1,36 @@
+"""Stories: which reports, from any source, tell one story.
+
+A report's headline and summary become a `Headline` (headline.py; its language and script in
+language.py, Chinese read in Latin letters in romanise.py); index keys find the stored reports it
+may match (keys.py); the rules decide whether it is one story with them (rules.py).
+"""
+
+from aggregator.stories.headline import Headline, headline, normalise_headline
+from aggregator.stories.keys import lsh_keys, match_words, name_keys
+from aggregator.stories.rules import (
+    DEVELOPING_HOURS,
+    REUSED_LINK_GAP,
+    Match,
+    choose_story,
+    compare,
+    different_events,
+    may_match,
+    revision_moves_story,
+)
+
+__all__ = [
+    "DEVELOPING_HOURS",
+    "REUSED_LINK_GAP",
+    "Headline",
+    "Match",
+    "choose_story",
+    "compare",
+    "different_events",
+    "headline",
+    "lsh_keys",
+    "match_words",
+    "may_match",
+    "name_keys",
+    "normalise_headline",
+    "revision_moves_story",
+]

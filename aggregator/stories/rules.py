@@ -1,0 +1,483 @@
+"""Story matching: every threshold and decision on whether two reports are one story.
+
+A report becomes a `Headline` (headline.py): the words of its headline and of its summary (stop words dropped,
+light stemming, one spelling for units, figures and a few headline words; character pairs for
+Chinese and Japanese, split at hiragana and function characters; Arabic letter variants, articles
+and suffixes folded), its figures, and its names (runs of capitalised words). `compare` first
+looks for what makes two reports different events, then for what makes them one story:
+
+Different events (vetoes):
+- Chinese or Japanese headlines whose opening place or actor neither mentions ("北京…" / "天津…");
+- each headline names someone the other report (headline or summary) never mentions, unless
+  they share two names or figures ("Kerala floods kill 12" / "Floods in Sri Lanka kill 9");
+- each headline has a figure the other report never gives, unless they share a place and most
+  words (a rising toll: "kill 12" / "kill 31");
+- headlines sharing fewer than two names and figures over summaries that give different facts,
+  or different figures ("Asian markets open lower" on two mornings).
+One story, if no veto:
+- headlines near-identical (Jaccard 0.6), or one a shortened copy of the other (containment);
+- headlines alike (0.3) and summaries alike (0.4): a syndicated lede;
+- a shared name or telling figure, and headlines sharing half their words, or summaries alike
+  (0.4), or the whole reports sharing 0.4 of their words;
+- two shared names or figures, and one headline told (0.7 of its words) by the other report.
+
+Names and figures count in both directions: "Okafor" in one headline is mentioned when the other
+report's summary has it, "NZ" stands for "New Zealand", "Sweden" and "Swedish" are alike.
+Candidates come from an index of keys (`lsh_keys`, keys.py): MinHash LSH bands of the headline's words,
+plus one key per pair of its names and figures, so a lookup costs the same at ten thousand or
+ten million stored items; how many of them the store reads and compares is decided here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import NamedTuple
+
+from aggregator.stories import romanise
+from aggregator.stories.headline import (
+    FIGURE,
+    MIN_MATCH_TOKENS,
+    NAME_PREFIX,
+    NOT_EVENTS,
+    Headline,
+    name_like,
+    plain_latin,
+    telling,
+)
+from aggregator.stories.keys import PART_SEPARATOR, WORD_SEPARATOR
+from aggregator.stories.language import CJK
+
+SAME_STORY_JACCARD = 0.6
+SAME_STORY_CONTAINMENT = 0.85
+SUMMARY_SUPPORT_JACCARD = 0.3
+SUMMARY_AGREEMENT = 0.4
+# Summaries sharing under this much, with different figures or names, are about different events.
+SUMMARY_CONFLICT = 0.3
+# Headlines this alike are one story even if their capitalised words differ ("Thai" / "Thailand").
+NAMES_OVERRULED = 0.8
+# Headlines sharing this many names and figures, one of them largely told by the other report
+# (headline and summary), are one story.
+SAME_STORY_FACTS = 2
+SAME_STORY_TOLD = 0.7
+# Headlines sharing half their words, a name or telling figure among them, are one story.
+SAME_STORY_NAMED_JACCARD = 0.5
+# Reports (headline and summary together) sharing this much of their words, a name or telling
+# figure among them, are one story.
+SAME_STORY_TEXT_JACCARD = 0.4
+# Reports this close in time that share a name and a word of what happened, or two names, neither
+# naming anyone the other does not mention, are one story developing ("Kerala floods kill 12" /
+# "Kerala floods: death toll climbs to 22"). Further apart, they may be a recurring story ("Wall
+# Street opens higher" / "Wall Street: stocks close higher", 7 hours on), a scoop and its
+# announcement ("Harbourline Bank nears deal for Crestmoor" / "Harbourline Bank agrees to buy
+# Crestmoor", 10 hours on) or a follow-up ("Fujian begins rebuilding after Typhoon Senbai").
+DEVELOPING_HOURS = 6.0
+# Chinese reports of one story developing share this many character pairs, and this share of the
+# shorter headline's ("山西吕梁煤矿透水事故：已有4人获救" / "吕梁煤矿透水事故救援持续 4人升井").
+CJK_DEVELOPING_PAIRS = 4
+CJK_DEVELOPING_SHARE = 0.4
+# What happened is told by a word of this many letters or more ("flood", "outage", "rocket").
+EVENT_WORD_LETTERS = 4
+
+# Candidates, as the store finds them for a new item.
+MAX_CANDIDATE_STORIES = 12  # the stories sharing most keys with a new item
+CANDIDATE_REPORTS_OLDEST = 3  # reports of a candidate story compared with a new item: its first ...
+CANDIDATE_REPORTS_NEWEST = 2  # ... and its latest
+KEY_POSTINGS = 64  # stories read per candidate key (its newest)
+# A name carried by at most this many stories within DEVELOPING_HOURS is rare enough to tell one
+# story developing ("Kerala", "Orbica Cloud"); one carried by more ("Paris", "Trump") is not.
+RARE_NAME_STORIES = 3
+RARE_NAME_POSTINGS = 16  # a name's newest postings read to tell: a common name's postings span more stories
+
+
+@dataclass(frozen=True)
+class Match:
+    """Whether two reports are one story, how close they are, and why."""
+
+    same: bool
+    score: float
+    reason: str
+
+
+def compare(
+    a: Headline, b: Headline, hours_apart: float | None = None, common_names: frozenset[str] = frozenset()
+) -> Match:
+    """Are two reports one story? Pure and symmetric. With `hours_apart`, the hours between the
+    reports, reports of a story developing within DEVELOPING_HOURS are joined too, through names
+    other than `common_names` (names cut to NAME_PREFIX letters that many stories carry in those
+    hours: "Paris" tells no story apart)."""
+    if not a.specific or not b.specific:
+        return Match(False, 0.0, "a headline is too short to name one event")
+    overlap = _Overlap.of(a, b)
+    shared, jaccard, containment = a.tokens & b.tokens, overlap.jaccard, overlap.containment
+    summary, whole, told = overlap.summary, overlap.whole, overlap.told
+    score = max(jaccard, containment * SAME_STORY_JACCARD / SAME_STORY_CONTAINMENT)
+    developing = hours_apart is not None and hours_apart <= DEVELOPING_HOURS
+    if overlap.too_little and not developing:
+        return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
+    # Chinese and Japanese headlines open with their place or actor: neither mentions the other's.
+    if a.subject and b.subject and not _has_subject(a, b) and not _has_subject(b, a):
+        return Match(False, score, f"different subjects ({a.subject} / {b.subject})")
+    if developing and (both_give := _told_in_two_languages(a, b, common_names)):
+        return Match(
+            True, score, f"one story in {a.language} and {b.language}: both give {both_give}, {hours_apart:.0f} h apart"
+        )
+    only_a, only_b = _unexplained(a, b), _unexplained(b, a)
+    # Each naming someone the other does not is a different actor, unless a telling figure is in
+    # both too ("EU fines Veltrix €480m" / "Brussels hits Veltrix with €480m fine").
+    others = only_a and only_b and not a.figures & b.figures
+    if developing and not others and (shared_facts := _developing(a, b, common_names)):
+        return Match(True, score, f"a story developing: both name {shared_facts}, {hours_apart:.0f} h apart")
+    if developing and (shared_pairs := _developing_in_characters(a, b)):
+        return Match(True, score, f"a story developing: both write {shared_pairs}, {hours_apart:.0f} h apart")
+    if overlap.too_little:
+        return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
+    facts = _shared_facts(a, b)
+    # Each headline names someone or somewhere the other never mentions: different actors (unless
+    # they share two names or figures: "EU fines Veltrix €480m" / "Brussels hits Veltrix with €480m fine").
+    if only_a and only_b and jaccard < NAMES_OVERRULED and facts < SAME_STORY_FACTS:
+        return Match(False, score, f"different names ({_listed(only_a)} / {_listed(only_b)})")
+    # A rising toll in the same place is the same story; other figures in other places are not.
+    figures_a, figures_b = _figures_only_in(a, b), _figures_only_in(b, a)
+    if figures_a and figures_b and (not _alike_sets(a.places, b.places) or jaccard < SAME_STORY_JACCARD):
+        return Match(False, score, f"different numbers ({_listed(figures_a)} / {_listed(figures_b)})")
+    # The same plain headline over different facts: a recurring "Asian markets open lower", another
+    # country's central bank. Headlines that share names and figures are not plain.
+    if summary is not None and summary < SUMMARY_CONFLICT and facts < SAME_STORY_FACTS and _facts_differ(a, b):
+        return Match(False, score, f"the summaries give different facts ({summary:.2f} of their words shared)")
+    # However alike the summaries, when each gives figures and none is in the other report ("up 420
+    # yen" / "up 215 yen"), they report different days of a recurring story.
+    if facts < SAME_STORY_FACTS and _summary_figures_differ(a, b):
+        return Match(
+            False,
+            score,
+            f"the summaries give different figures ({_listed(a.summary_numbers)} / {_listed(b.summary_numbers)})",
+        )
+    if jaccard >= SAME_STORY_JACCARD:
+        return Match(True, score, f"headlines share {len(shared)} of {len(a.tokens | b.tokens)} words")
+    if containment >= SAME_STORY_CONTAINMENT and min(len(a.tokens), len(b.tokens)) >= MIN_MATCH_TOKENS + 1:
+        return Match(True, score, "one headline is a shortened copy of the other")
+    if summary is not None and jaccard >= SUMMARY_SUPPORT_JACCARD and summary >= SUMMARY_AGREEMENT:
+        return Match(True, score, f"similar headlines and summaries ({summary:.2f} of summary words shared)")
+    if facts and jaccard >= SAME_STORY_NAMED_JACCARD:
+        return Match(
+            True,
+            score,
+            f"headlines share {len(shared)} of {len(a.tokens | b.tokens)} words, names or figures among them",
+        )
+    if facts and summary is not None and summary >= SUMMARY_AGREEMENT:
+        return Match(True, score, f"headlines share names or figures, summaries {summary:.2f} of their words")
+    if facts and whole >= SAME_STORY_TEXT_JACCARD:
+        return Match(True, score, f"the reports share {whole:.2f} of their words, names or figures among them")
+    if facts >= SAME_STORY_FACTS and told >= SAME_STORY_TOLD:
+        return Match(
+            True,
+            max(score, SAME_STORY_JACCARD * told),
+            f"{facts} names and figures shared; {told:.2f} of one headline is in the other report",
+        )
+    return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
+
+
+def _developing_in_characters(a: Headline, b: Headline) -> str | None:
+    """What two Chinese reports of a story developing share: CJK_DEVELOPING_PAIRS character pairs
+    or more, CJK_DEVELOPING_SHARE of the shorter headline's, and no figure each gives that the
+    other does not ("遥感四十五号" / "遥感四十六号" are two satellites; "9人被困" / "已有4人获救"
+    share no figure the other lacks: a toll told once). None when they do not."""
+    if a.language != "zh" or b.language != "zh" or a.digest or b.digest:
+        return None
+    shared = sorted(token for token in a.tokens & b.tokens if token not in a.numbers)
+    if len(shared) < CJK_DEVELOPING_PAIRS or len(shared) < CJK_DEVELOPING_SHARE * min(len(a.tokens), len(b.tokens)):
+        return None
+    if _figures_only_in(a, b) and _figures_only_in(b, a):
+        return None
+    return "、".join(shared)
+
+
+def _developing(a: Headline, b: Headline, common_names: frozenset[str]) -> str | None:
+    """What two reports of a story developing share: a name one headline gives whole and the other
+    has too ("Kerala", "Orbica Cloud") and a word of what happened that both use ("flood",
+    "outage"), or two such names ("Northbridge", "Castlegate"); None when they do not. Headlines
+    whose case tells no names, and digests listing several stories ("Daily briefing: Kerala floods,
+    Harbourline deal, Vega-X failure"), share none."""
+    if not a.cased or not b.cased or a.digest or b.digest:
+        return None
+    names = max(
+        [entity for entity in a.entities if _given_whole(entity, a, b) and not _common(entity, common_names)],
+        [entity for entity in b.entities if _given_whole(entity, b, a) and not _common(entity, common_names)],
+        key=len,
+    )
+    if not names:
+        return None
+    if len(names) >= 2:
+        return f"{' '.join(names[0])} and {' '.join(names[1])}"
+    if figures := sorted(a.figures & b.figures):
+        return f"{' '.join(names[0])} and {figures[0]}"
+    name_words = frozenset(names[0])
+    events = sorted(
+        word
+        for word in a.tokens & b.tokens
+        if len(word) >= EVENT_WORD_LETTERS
+        and word not in a.numbers
+        and word not in NOT_EVENTS
+        and not _alike(word, name_words)
+    )
+    return f"{' '.join(names[0])} and tell of {events[0]}" if events else None
+
+
+def _told_in_two_languages(a: Headline, b: Headline, common_names: frozenset[str]) -> str | None:
+    """What two reports in different languages both give, when it is at least two names and
+    telling figures: "Mercosur" and "25" ("EU and Mercosur sign trade accord after 25 years of
+    talks" / "UE y Mercosur firman el acuerdo comercial tras 25 años"), "senbai" and "fujian" read
+    from 台风“森白”登陆福建. Names that many stories carry in those hours do not count."""
+    if not a.language or not b.language or a.language == b.language or a.digest or b.digest:
+        return None
+    names = max(_names_in_other_language(a, b, common_names), _names_in_other_language(b, a, common_names), key=len)
+    facts = [*names, *sorted(a.figures & b.figures)]
+    return " and ".join(facts) if len(facts) >= SAME_STORY_FACTS else None
+
+
+def _names_in_other_language(a: Headline, b: Headline, common_names: frozenset[str]) -> list[str]:
+    """Names of `a`'s headline that `b` mentions too: alike in Latin letters, or read so from Chinese."""
+    words, readings = b.latin_mentions
+    return sorted(
+        name
+        for name in a.latin_names
+        if name[:NAME_PREFIX] not in common_names and (name in readings or _alike(name, words))
+    )
+
+
+def _common(entity: tuple[str, ...], common_names: frozenset[str]) -> bool:
+    return all(word[:NAME_PREFIX] in common_names for word in entity)
+
+
+def _given_whole(entity: tuple[str, ...], a: Headline, b: Headline) -> bool:
+    """Is every word of a name of headline `a` among the names of headline `b`? A first word
+    counts only when it looks like a name or either report capitalises it elsewhere."""
+    if entity == (a.first,) and not name_like(a.first) and not _alike(a.first, a.capitalised | b.capitalised):
+        return False
+    return all(_alike(word, b.names) for word in entity)
+
+
+def _shared_facts(a: Headline, b: Headline) -> int:
+    """Names (runs of capitalised words), telling figures and, in Chinese or Japanese, the opening
+    place or actor, in both headlines. A capitalised first word counts when it looks like a name
+    ("COP31", "EU") or either report capitalises it elsewhere ("Central bank holds rates" names no
+    one); a figure counts when it has two digits or more ("2-1" could be any match)."""
+    subject = (a.subject and a.subject in b.tokens) or (b.subject and b.subject in a.tokens)
+    return max(_facts_of(a, b), _facts_of(b, a)) + (1 if subject else 0)
+
+
+def _facts_of(a: Headline, b: Headline) -> int:
+    names = sum(
+        1
+        for entity in a.entities
+        if (entity != (a.first,) or _alike(a.first, a.capitalised | b.capitalised)) and _meets(entity, b.names, b)
+    )
+    figures = sum(1 for number in a.numbers & b.numbers if telling(number))
+    return names + figures
+
+
+def _meets(entity: tuple[str, ...], words: frozenset[str], b: Headline) -> bool:
+    """Is a name of one report among `words` of report `b`, or an acronym of it ("NZ" / "New Zealand")?"""
+    if len(entity) > 1 and "".join(word[0] for word in entity) in words:
+        return True
+    return any(_alike(word, words) or b.has_initials(word) for word in entity)
+
+
+class _Overlap(NamedTuple):  # a tuple: made for every candidate report, as cheaply as can be
+    """How much two reports' words overlap: the first test of `compare`, which needs words only."""
+
+    jaccard: float  # of the headlines' words
+    containment: float  # of the shorter headline's words in the other
+    summary: float | None  # Jaccard of the summaries' words, when both have a summary
+    whole: float  # Jaccard of headline and summary words together
+    told: float  # of either headline's words in the other report
+
+    @classmethod
+    def of(cls, a: Headline, b: Headline) -> _Overlap:
+        return cls.between(a.tokens, a.summary_tokens, a.all_tokens, b.tokens, b.summary_tokens, b.all_tokens)
+
+    @classmethod
+    def between(
+        cls,
+        a: frozenset[str],
+        a_summary: frozenset[str],
+        a_all: frozenset[str],
+        b: frozenset[str],
+        b_summary: frozenset[str],
+        b_all: frozenset[str],
+    ) -> _Overlap:
+        """The overlap of headline words `a` and `b`, given with their summaries' words and both together."""
+        shared = len(a & b)
+        told_a = len(a & b_all) / len(a) if len(a) > MIN_MATCH_TOKENS else 0.0
+        told_b = len(b & a_all) / len(b) if len(b) > MIN_MATCH_TOKENS else 0.0
+        return cls(
+            jaccard=shared / (len(a) + len(b) - shared),  # unions counted, not built
+            containment=shared / min(len(a), len(b)),
+            summary=_jaccard(a_summary, b_summary) if a_summary and b_summary else None,
+            whole=_jaccard(a_all, b_all),
+            told=max(told_a, told_b),
+        )
+
+    @property
+    def too_little(self) -> bool:
+        """Too little in common for any rule of `compare` to join the two reports."""
+        return (
+            self.jaccard < SUMMARY_SUPPORT_JACCARD
+            and self.containment < SAME_STORY_CONTAINMENT
+            and (self.summary is None or self.summary < SUMMARY_AGREEMENT)
+            and self.whole < SAME_STORY_TEXT_JACCARD
+            and self.told < SAME_STORY_TOLD
+        )
+
+
+def may_match(
+    a: Headline, stored_words: str, hours_apart: float | None = None, common_names: frozenset[str] = frozenset()
+) -> bool:
+    """Whether a stored report whose `match_words` are `stored_words` could be the same story as
+    `a`: False when they share too little for any rule of `compare`. Almost every candidate that
+    is not the same story fails this test (99.4% of such pairs in the labelled sets, taken as an
+    hour apart), sparing the preparing of its headline, which was a quarter of storing a cold
+    poll's items."""
+    title, _, rest = stored_words.partition(PART_SEPARATOR)
+    summary, _, language = rest.partition(PART_SEPARATOR)
+    b = frozenset(title.split(WORD_SEPARATOR)) if title else frozenset()
+    if not a.specific or not a.tokens or not b:
+        return False
+    b_summary = frozenset(summary.split(WORD_SEPARATOR)) if summary else frozenset()
+    overlap = _Overlap.between(a.tokens, a.summary_tokens, a.all_tokens, b, b_summary, b | b_summary)
+    if not overlap.too_little:
+        return True
+    developing = hours_apart is not None and hours_apart <= DEVELOPING_HOURS
+    # The same story in another language shares names and figures, not words.
+    if (
+        developing
+        and a.language
+        and language
+        and language != a.language
+        and _may_share_facts(a, b | b_summary, language)
+    ):
+        return True
+    if developing and a.language == "zh" and len(a.tokens & b) >= CJK_DEVELOPING_PAIRS:
+        return True
+    # A story developing shares a name with it and a word of what happened, and little else.
+    if not developing or not a.cased or a.digest or a.tokens.isdisjoint(b):
+        return False
+    return not (a.name_prefixes - common_names).isdisjoint(word[:NAME_PREFIX] for word in b)
+
+
+def _may_share_facts(a: Headline, words: frozenset[str], language: str) -> bool:
+    """Whether a report in another language whose words are `words` shares a name or a figure
+    with `a`, as `_told_in_two_languages` looks for them (it wants two)."""
+    figures = {figure for word in words for figure in FIGURE.findall(word)}
+    if a.figures & figures:
+        return True
+    latin = plain_latin(words)
+    readings = {"".join(romanise.syllables(word)) for word in words if language == "zh" and CJK.match(word)}
+    return any(name in readings or _alike(name, latin) for name in a.latin_names) or any(
+        _alike(word, frozenset(a.readings)) for word in latin if len(word) >= NAME_PREFIX
+    )
+
+
+def _has_subject(a: Headline, b: Headline) -> bool:
+    return a.subject in b.tokens or a.subject in b.summary_tokens
+
+
+def _unexplained(a: Headline, b: Headline) -> frozenset[str]:
+    """Names of `a` (whole runs such as "Castlegate Rovers") of which `b` mentions no word."""
+    return frozenset(" ".join(entity) for entity in a.entities if not _explained(entity, b))
+
+
+def _explained(entity: tuple[str, ...], b: Headline) -> bool:
+    return _meets(entity, b.mentions, b)
+
+
+def _alike(word: str, words: frozenset[str]) -> bool:
+    """Is `word` among `words`, or one sharing its first letters ("Sweden", "Swedish")?"""
+    if word in words:
+        return True
+    if len(word) < NAME_PREFIX:
+        return False
+    prefix = word[:NAME_PREFIX]
+    return any(other.startswith(prefix) for other in words)
+
+
+def _alike_sets(a: frozenset[str], b: frozenset[str]) -> bool:
+    return any(_alike(word, b) for word in a)
+
+
+def _facts_differ(a: Headline, b: Headline) -> bool:
+    """Summaries with figures or names, none of them anywhere in the other report."""
+    return _summary_facts_unshared(a, b) or _summary_facts_unshared(b, a)
+
+
+def _summary_figures_differ(a: Headline, b: Headline) -> bool:
+    """Both summaries give figures, and none of them appears anywhere in the other report."""
+    if not a.summary_numbers or not b.summary_numbers:
+        return False
+    return not a.summary_numbers & (b.numbers | b.summary_numbers) and not b.summary_numbers & a.numbers
+
+
+def _summary_facts_unshared(a: Headline, b: Headline) -> bool:
+    numbers = a.summary_numbers and b.summary_numbers and not a.summary_numbers & (b.numbers | b.summary_numbers)
+    names = (
+        a.summary_names
+        and b.summary_names
+        and not any(_alike(word, b.summary_names | b.names) for word in a.summary_names)
+    )
+    return bool(numbers or names)
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    shared = len(a & b)  # the union counted, not built
+    return shared / (len(a) + len(b) - shared)
+
+
+# A page that names other actors a day or more after a report linked it has been reused for new
+# news (a live page, a weather-warning page); within a day it is the same story developing
+# ("Earthquake of magnitude 6.1 strikes off Hokkaido" -> "UPDATE 2-Strong quake off northern Japan").
+REUSED_LINK_GAP = timedelta(hours=24)
+
+
+def different_events(a: Headline, b: Headline) -> bool:
+    """Whether two reports name different actors or places outright (the name veto of `compare`,
+    whatever else they share): a page reused for new news ("Weather warning for Oslo as freezing
+    rain expected" / "Weather warning for Bergen as storm nears") carries two stories."""
+    if a.subject and b.subject and not _has_subject(a, b) and not _has_subject(b, a):
+        return True
+    jaccard = _jaccard(a.tokens, b.tokens) if a.tokens and b.tokens else 0.0
+    only_a, only_b = _unexplained(a, b), _unexplained(b, a)
+    return bool(only_a and only_b) and jaccard < NAMES_OVERRULED and _shared_facts(a, b) < SAME_STORY_FACTS
+
+
+def choose_story(
+    head: Headline,
+    candidates: Sequence[tuple[int, Headline, float | None]],
+    common_names: frozenset[str] = frozenset(),
+) -> int | None:
+    """The story whose report matches `head` best, or None when none is the same story. Each
+    candidate is (story id, report, hours between the report and `head`, if known)."""
+    best: tuple[float, int] | None = None
+    for story_id, other, hours_apart in candidates:
+        match = compare(head, other, hours_apart, common_names)
+        if match.same and (best is None or match.score > best[0]):
+            best = (match.score, story_id)
+    return best[1] if best else None
+
+
+def revision_moves_story(republish_updates: bool, revisions_today: int, max_revisions: int) -> bool:
+    """Does an upstream rewrite of a report show as an update of its story in the feeds?
+
+    Not when updates are not republished, nor when the report keeps changing: past `max_revisions`
+    rewrites in a day its text flaps (a counter, a live blog), and readers are not pinged again."""
+    return republish_updates and revisions_today <= max_revisions
+
+
+def _figures_only_in(a: Headline, b: Headline) -> frozenset[str]:
+    """The figures of `a`'s headline that report `b` gives nowhere."""
+    return a.numbers - b.numbers - b.summary_numbers
+
+
+def _listed(values: frozenset[str]) -> str:
+    return ", ".join(sorted(values)[:4])

@@ -3,7 +3,7 @@
 - offthewire: `make_aggregator(settings).poll(every_source=True, publish=False)` in this process,
   as a daemon tick runs it (fetch, parse, dedupe, topics, store, schedule, and publish when
   something changed); a fresh database for every cold pass. Each pass also times how long
-  storing kept its thread busy (`Aggregator._absorb` of each fetched feed, and the commits).
+  storing kept its thread busy (`Pipeline._absorb` of each fetched feed, and the commits).
 - serial feedparser: `feedparser.parse(url)` one feed after another, with the `etag` and
   `modified` it returned last time.
 - reader: lemon24/reader's `update_feeds(workers=16)` over its own fresh database.
@@ -38,7 +38,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Answers:
     """What one pass got back: full answers, 304s, failures, new entries stored and (offthewire)
-    the seconds of the pass spent publishing, and spent storing (`Aggregator._absorb` and
+    the seconds of the pass spent publishing, and spent storing (`Pipeline._absorb` and
     `Store._commit`: how long the thread that stores was busy)."""
 
     fetched: int = 0
@@ -72,7 +72,7 @@ class OffTheWire:
         # Storing's busy time: each fetched feed stored, and each commit of the batches they are
         # stored in (instance attributes, looked up at every call, so only this aggregator is timed).
         self.store_seconds = 0.0
-        self.aggregator._absorb = self._timed(self.aggregator._absorb)  # type: ignore[method-assign]
+        self.aggregator.pipeline._absorb = self._timed(self.aggregator.pipeline._absorb)  # type: ignore[method-assign]
         self.aggregator.store._commit = self._timed(self.aggregator.store._commit)  # type: ignore[method-assign]
 
     def _timed(self, function: Callable[..., T]) -> Callable[..., T]:

@@ -63,7 +63,7 @@ def prepared_feeds(aggregator: Aggregator, parsed: list[tuple[str, tuple[Entry, 
     prepared = []
     for url, entries in parsed:
         source = aggregator.add_source(url)
-        prepared.append((source, aggregator.prepare_items(source, entries)))
+        prepared.append((source, aggregator.pipeline.prepare_items(source, entries)))
     return prepared
 
 
@@ -87,7 +87,7 @@ def save_prepared(aggregator: Aggregator, prepared: list[Prepared], match_storie
     with aggregator.store.batch() as checkpoint:
         for source, items in prepared:
             if match_stories:
-                saved += aggregator.save_items(source, items, now).new
+                saved += aggregator.pipeline.save_items(source, items, now).new
             else:
                 saved += aggregator.store.save_items(source, items, now, window).new
             checkpoint()

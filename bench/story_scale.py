@@ -86,10 +86,10 @@ def per_item_seconds(settings: Settings, headlines: list[str], probes: int, rng:
             )
             for n in range(probes)
         ]
-        prepared = aggregator.prepare_items(source, entries)
+        prepared = aggregator.pipeline.prepare_items(source, entries)
         started = time.perf_counter()
         # One transaction for the batch, as a poll stores one source's new entries.
-        aggregator.store.save_items(source, prepared, NOW, window, aggregator.choose_story)
+        aggregator.store.save_items(source, prepared, NOW, window, aggregator.pipeline.choose_story)
         return (time.perf_counter() - started) / probes
 
 

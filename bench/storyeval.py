@@ -99,10 +99,10 @@ def _store(aggregator: Aggregator, source_id: int, row: dict[str, str]) -> int:
     entry = Entry(
         guid=row["id"], title=row["title"], link=row["link"] or None, summary=row["summary"], published=published
     )
-    [item] = aggregator.prepare_items(source, [entry])
+    [item] = aggregator.pipeline.prepare_items(source, [entry])
     window = timedelta(hours=aggregator.settings.dedupe.window_hours)
     aggregator.store.save_items(
-        source, [item], published, window, aggregator.choose_story, link_veto=aggregator.link_veto
+        source, [item], published, window, aggregator.pipeline.choose_story, link_veto=aggregator.pipeline.link_veto
     )
     [stored] = aggregator.store.items(source_id=source_id, limit=1)
     return stored.story_id

@@ -134,14 +134,14 @@ def test_the_next_poll_stores_the_failed_source_once_the_fault_is_gone(
 
 def test_a_failure_while_matching_stories_is_isolated_too(aggregator: Aggregator, fetcher: FakeFetcher) -> None:
     _subscribe(aggregator, fetcher, ["good", "bad"])
-    choose = aggregator.choose_story
+    choose = aggregator.pipeline.choose_story
 
     def failing(item: NewItem, reports: Sequence[Any]) -> int | None:
         if item.link and item.link.startswith("https://bad.example/"):
             raise ValueError("no story for this one")
         return choose(item, reports)
 
-    aggregator.choose_story = failing  # type: ignore[method-assign]
+    aggregator.pipeline.choose_story = failing  # type: ignore[method-assign]
     # The good feed first, so that the bad one has candidates to compare with.
     fetcher.documents[BAD] = fetcher.documents["https://good.example/feed"].replace(b"good.example", b"bad.example")
 

@@ -23,9 +23,14 @@ def story_ids(folder: Path, reports: list[tuple[str, str, str, datetime]]) -> li
         window = timedelta(hours=settings.dedupe.window_hours)
         for n, (outlet, title, link, published) in enumerate(reports):
             source = aggregator.add_source(f"https://{outlet}.example/feed")
-            [item] = aggregator.prepare_items(source, [Entry(f"g{n}", title, link, published=published)])
+            [item] = aggregator.pipeline.prepare_items(source, [Entry(f"g{n}", title, link, published=published)])
             aggregator.store.save_items(
-                source, [item], published, window, aggregator.choose_story, link_veto=aggregator.link_veto
+                source,
+                [item],
+                published,
+                window,
+                aggregator.pipeline.choose_story,
+                link_veto=aggregator.pipeline.link_veto,
             )
             [stored] = aggregator.store.items(source_id=source.id, limit=1)
             ids.append(stored.story_id)

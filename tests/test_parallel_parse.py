@@ -20,7 +20,7 @@ import pytest
 from conftest import RUN_TIMEOUT, Wire, cli_env, minutes_ago, poll_counts, rss
 from feedserver import FeedServer
 
-import aggregator.core
+import aggregator.update.pipeline
 from aggregator.config import OutputSettings, PollSettings, Settings, StorageSettings
 from aggregator.core import Aggregator, make_aggregator
 from aggregator.exceptions import StorageError
@@ -81,7 +81,7 @@ def test_the_pool_stores_what_inline_parsing_stores(
         summary = pooled.poll()
         assert pooled._parsers is not None and pooled._parsers._executor is not None  # the pool did the work
         pool_result = stored(pooled)
-    monkeypatch.setattr(aggregator.core, "PARALLEL_PARSE_MIN_SOURCES", FEEDS + 1)
+    monkeypatch.setattr(aggregator.update.pipeline, "PARALLEL_PARSE_MIN_SOURCES", FEEDS + 1)
     with install(tmp_path / "inline", urls) as inline:
         inline.poll()
         assert inline._parsers is None
@@ -234,7 +234,7 @@ def test_a_poll_whose_storing_fails_loses_nothing_the_next_poll_can_store(
         with pytest.raises(StorageError, match="full"):
             pooled.poll()
         # The failed batch was rolled back, so nothing it stored may be taken as stored.
-        assert pooled._stored_versions == {}
+        assert pooled.pipeline._stored_versions == {}
         monkeypatch.setattr(Store, "save_items", save)
         pooled.poll(every_source=True)
         assert len(pooled.store.items(limit=1000)) == FEEDS * 7

@@ -160,13 +160,13 @@ def test_a_report_stored_before_its_words_were_kept_is_still_matched(tmp_path: P
         )
         copy = Entry("wire-1", "Typhoon Senbai makes landfall in Fujian", None, published=NOW)
         (stored,) = prepare_items(first, [copy], aggregator.matcher)
-        aggregator.save_items(first, [stored], NOW)
+        aggregator.pipeline.save_items(first, [stored], NOW)
         aggregator.store.db.execute("UPDATE items SET match_words = NULL")
         aggregator.store.db.conn.commit()
         (syndicated,) = prepare_items(
             second, [dataclasses.replace(copy, title="UPDATE 1-" + copy.title)], aggregator.matcher
         )
-        counts = aggregator.save_items(second, [syndicated], NOW)
+        counts = aggregator.pipeline.save_items(second, [syndicated], NOW)
         assert counts.merged == 1
         with closing(aggregator.store.db.conn.cursor()) as cursor:
             assert cursor.execute("SELECT COUNT(DISTINCT story_id), COUNT(match_words) FROM items").fetchone() == (1, 1)

@@ -38,7 +38,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.schedule_savings
 	$(BIN)/python -m bench.story_scale
 
-# The same sections at day-to-day size (100 feeds, one run).
+# The same sections at day-to-day size (60 feeds, one run).
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m bench --quick --json bench/results.json
 

@@ -40,7 +40,8 @@ from aggregator.types import (
     Story,
     Topic,
 )
-from aggregator.update.pipeline import Clock, Fetcher, Pipeline, hours_between
+from aggregator.update.pipeline import Clock, Fetcher, Pipeline
+from aggregator.update.storing import hours_between
 
 if TYPE_CHECKING:
     from aggregator.update.pool import ParserPool
@@ -260,6 +261,14 @@ class Aggregator:
         """The source with its scheduling decision: when the next poll is, which rule won, what was weighed."""
         return self.find_source(url_or_id)
 
+    def check(self) -> None:
+        """Raise StorageError when the database is gone, replaced or not answering."""
+        self.store.check()
+
+    def created_at(self) -> datetime:
+        """When this installation's database was made."""
+        return from_text(self.store.meta("created_at")) or self.clock()
+
     def cancel_poll(self) -> None:
         """Cancel the fetches of a poll running in another thread (used at shutdown)."""
         self.pipeline.cancel_poll()
@@ -311,7 +320,7 @@ class Aggregator:
         window = timedelta(hours=self.settings.dedupe.window_hours)
         link_a, link_b = identity.canonical_url(a.link), identity.canonical_url(b.link)
         head_a = stories.headline(a.title, plain_text(a.summary))
-        common, named = self.store.name_stories(stories.name_keys(head_a), a.published)
+        common, named = self.pipeline.storing.rare_names(stories.name_keys(head_a), a.published)
         match = stories.compare(
             head_a,
             stories.headline(b.title, plain_text(b.summary)),

@@ -10,10 +10,9 @@ import hashlib
 from collections.abc import Collection, Sequence
 
 from aggregator import identity, stories
-from aggregator.store import NewItem
 from aggregator.text import plain_text
 from aggregator.topics import TopicMatcher
-from aggregator.types import Entry, ItemFacts, Source
+from aggregator.types import Entry, ItemFacts, NewItem, Source
 
 
 def prepare_items(source: Source, entries: Sequence[Entry], matcher: TopicMatcher) -> list[NewItem]:

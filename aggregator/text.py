@@ -193,3 +193,11 @@ def _without_addresses(text: str) -> str:
     text = _WHITESPACE.sub(" ", text).strip(_NAME_EDGES)
     parenthesised = _PARENTHESISED.fullmatch(text)
     return parenthesised.group(1).strip(_NAME_EDGES) if parenthesised else text
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def search_text(summary_html: str) -> str:
+    """The words of a (sanitised) summary for the search index: tags out, entities decoded."""
+    return html.unescape(_TAG.sub(" ", summary_html))

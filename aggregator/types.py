@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aggregator.stories import Headline
 
 
 @dataclass(frozen=True)
@@ -234,3 +239,110 @@ class PollSummary:
     @property
     def failed(self) -> tuple[UpdateOutcome, ...]:
         return tuple(o for o in self.outcomes if o.error)
+
+
+# Storing: what the pipeline hands the store, and what the store gives back.
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item ready to store: the entry's fields plus its identity, topics and story match data."""
+
+    key: str
+    title: str
+    link: str | None
+    canonical_link: str | None
+    summary: str
+    content: str
+    author: str | None
+    published: datetime | None
+    updated: datetime | None
+    content_hash: str
+    topics: tuple[str, ...]
+    story_key: str
+    match_keys: tuple[int, ...] = ()
+    name_keys: tuple[tuple[str, int], ...] = ()  # (name, key), looked up within DEVELOPING_HOURS (stories.name_keys)
+    common_names: frozenset[str] = frozenset()  # of its names, those many stories carry (set when matched)
+    categories: tuple[str, ...] = ()
+    language: str | None = None
+    match: Headline | None = None  # the headline prepared for story matching, when already made
+    match_words: str = ""  # its words, stored for ruling the item out as a candidate cheaply (stories.match_words)
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """What the store holds of an item a source sent before: enough to tell and count a revision."""
+
+    id: int
+    content_hash: str
+    updated: datetime | None
+    story_id: int
+    revisions: int
+    revisions_since: datetime | None
+
+
+@dataclass(frozen=True)
+class Revision:
+    """How a changed item is stored: its new `updated`, its revisions today (counted since `since`),
+    and whether its story shows as updated in the feeds."""
+
+    updated: datetime
+    revisions: int
+    since: datetime
+    moves_story: bool
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A report already stored, offered to the story matcher as a candidate."""
+
+    story_id: int
+    title: str
+    summary: str
+    published: datetime | None = None
+    words: str | None = None  # stories.match_words of the report, when stored with it
+    shares_rare_name: bool = False  # its story and the new item share a rare name (stories.rare_names)
+    source_id: int = 0
+
+
+@dataclass(frozen=True)
+class SaveCounts:
+    """What saving one poll's items did: new items, changed items, new items that joined a known story."""
+
+    new: int
+    updated: int
+    merged: int
+
+
+class Unchanged(enum.Enum):
+    """A field of a FetchRecord that the poll leaves as it was."""
+
+    KEEP = "keep"
+
+
+KEEP = Unchanged.KEEP
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    """What one poll learnt about a source, for `Store.record_fetch`: every field left KEEP is not
+    written (a 304 rewrites almost nothing)."""
+
+    last_fetched_at: datetime | Unchanged = KEEP
+    last_status: int | Unchanged | None = KEEP
+    last_error: str | Unchanged | None = KEEP
+    last_warning: str | Unchanged | None = KEEP
+    error_count: int | Unchanged = KEEP
+    next_fetch_at: datetime | Unchanged | None = KEEP
+    next_reason: str | Unchanged | None = KEEP
+    schedule_considered: tuple[str, ...] | Unchanged = KEEP
+    hints: FeedHints | Unchanged = KEEP
+    etag: str | Unchanged | None = KEEP
+    last_modified: str | Unchanged | None = KEEP
+    body_hash: str | Unchanged | None = KEEP
+    feed_title: str | Unchanged | None = KEEP
+    feed_link: str | Unchanged | None = KEEP
+    feed_id: str | Unchanged | None = KEEP
+    feed_updated: datetime | Unchanged | None = KEEP
+    feed_rights: str | Unchanged | None = KEEP
+    enabled: bool | Unchanged = KEEP

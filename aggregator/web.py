@@ -36,7 +36,6 @@ from aggregator.publish import (
     topic_feed_file,
     topic_feed_path,
 )
-from aggregator.store import from_text
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +217,7 @@ class _Service:
 
     async def opml(self, request: web.Request) -> web.StreamResponse:
         body = self.reader.export_opml()
-        created = from_text(self.reader.store.meta("created_at")) or datetime.now(UTC)
+        created = self.reader.created_at()
         modified = max((s.last_fetched_at for s in self.reader.sources() if s.last_fetched_at), default=created)
         return self._conditional(request, body, "text/x-opml; charset=utf-8", modified, PAGE_MAX_AGE)
 
@@ -227,7 +226,7 @@ class _Service:
         database: dict[str, Any] = {"ok": True}
         counts = {"total": 0, "ok": 0, "failing": 0, "disabled": 0}
         try:
-            self.reader.store.check()
+            self.reader.check()
             for source in self.reader.sources():
                 counts["total"] += 1
                 if not source.enabled:

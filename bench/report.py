@@ -260,11 +260,11 @@ def _stage_lines(profile: dict[str, Any]) -> list[str]:
     for stage in profile["stages"].values():
         lines.append(f"      {stage['label']:<46}{stage['us_per_entry']:>9,.0f} us{stage['share']:>6.0%}")
     calls = profile.get("calls_per_entry", {})
-    if "Aggregator._headline" in calls:
+    if "Storing.headline" in calls:
         lines.append(
-            f"      per new entry: {calls.get('Store._candidate_reports', 0):.2f} candidate queries,"
-            f" {calls.get('Aggregator.choose_story', 0):.2f} with candidates to compare,"
-            f" {calls['Aggregator._headline']:.1f} stored headlines prepared or looked up"
+            f"      per new entry: {calls.get('Store.candidate_reports', 0):.2f} candidate queries,"
+            f" {calls.get('Storing.choose_story', 0):.2f} with candidates to compare,"
+            f" {calls['Storing.headline']:.1f} stored headlines prepared or looked up"
         )
     return lines
 

@@ -1,23 +1,24 @@
 """Where storing a new entry's time goes: the profile behind the explanation of missed targets.
 
 The storage figure's farm feeds (bench/storage.py) are parsed, prepared and saved once more as a
-poll saves them (`Aggregator.save_items` per feed inside `Store.batch`), into a fresh database,
+poll saves them (`Pipeline.save_items` per feed inside `Store.batch`), into a fresh database,
 with a timer around each method that does one stage of the work. The timer keeps a stack: entering
 a timed method pauses the one it was called from, so each stage gets its exclusive time and nothing
-is counted twice (`choose_story` without the `_headline` calls inside it, `_insert_item` without
-`_matching_story`, and so on). Stages, in microseconds per new entry and as a share of the loop:
+is counted twice (`choose_story` without the `headline` calls inside it, `story_for` without the
+queries it makes, and so on). Stages, in microseconds per new entry and as a share of the loop:
 
-- candidates: SQLite finding the stories a new entry may join (`Store._candidate_reports`,
-  `Store.name_stories`, and the rest of `Store._matching_story`: its same-link query);
-- headlines: preparing stored reports' headlines for comparison (`Aggregator._headline`);
-- comparing: ruling candidates out and comparing headlines, in Python (`Aggregator.choose_story`,
-  `Aggregator.link_veto`);
-- writing: the rows of items, stories, story keys and topics (`Store._insert_item`,
-  `Store._update_item`);
-- search: the full-text index (`Store._index_for_search`);
+- candidates: finding the stories a new entry may join: SQLite's queries (`Store.story_with_link`,
+  `Store.name_postings`, `Store.candidate_reports`) and choosing among their rows
+  (`Storing.story_for`, `Storing.rare_names`, `Storing.candidates`);
+- headlines: preparing stored reports' headlines for comparison (`Storing.headline`);
+- comparing: ruling candidates out and comparing headlines, in Python (`Storing.choose_story`,
+  `Storing.link_veto`);
+- writing: the rows of items, stories, story keys and topics (`Store.insert_item`,
+  `Store.update_item`);
+- search: the full-text index (`Store.index_for_search`);
 - commits: `Store._commit`;
-- other: everything else in the loop (`Store.save_items` and `Aggregator.save_items` themselves,
-  looking up stored keys, the batch's BEGIN).
+- other: everything else in the loop (`Pipeline.save_items` and `Storing.store_items`
+  themselves, looking up stored keys, the batch's BEGIN).
 
 Timers, not cProfile: a profiler's hook on every call inflates the many small Python calls of
 comparing far more than SQLite's, and so distorts the shares. The timers cost about a microsecond
@@ -35,8 +36,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aggregator.core import Aggregator, make_aggregator
+from aggregator.core import make_aggregator
 from aggregator.store import Store
+from aggregator.update.pipeline import Pipeline
+from aggregator.update.storing import Storing
 from bench.common import bench_settings, progress
 from bench.farm import Farm
 from bench.storage import parsed_feeds, prepared_feeds, save_prepared, write_cost
@@ -52,17 +55,20 @@ STAGES = {
 }
 # (class, method, stage): every method whose exclusive time is one stage's.
 TIMED: tuple[tuple[type, str, str], ...] = (
-    (Aggregator, "save_items", "other"),
-    (Store, "save_items", "other"),
-    (Store, "_matching_story", "candidates"),
-    (Store, "name_stories", "candidates"),
-    (Store, "_candidate_reports", "candidates"),
-    (Aggregator, "_headline", "headlines"),
-    (Aggregator, "choose_story", "comparing"),
-    (Aggregator, "link_veto", "comparing"),
-    (Store, "_insert_item", "writing"),
-    (Store, "_update_item", "writing"),
-    (Store, "_index_for_search", "search"),
+    (Pipeline, "save_items", "other"),
+    (Storing, "store_items", "other"),
+    (Storing, "story_for", "candidates"),
+    (Storing, "rare_names", "candidates"),
+    (Storing, "candidates", "candidates"),
+    (Store, "story_with_link", "candidates"),
+    (Store, "name_postings", "candidates"),
+    (Store, "candidate_reports", "candidates"),
+    (Storing, "headline", "headlines"),
+    (Storing, "choose_story", "comparing"),
+    (Storing, "link_veto", "comparing"),
+    (Store, "insert_item", "writing"),
+    (Store, "update_item", "writing"),
+    (Store, "index_for_search", "search"),
     (Store, "_commit", "commits"),
 )
 

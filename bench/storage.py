@@ -1,7 +1,7 @@
 """Storage figures: the cost of writing new entries, and of publishing with a large archive.
 
 - writes: the farm's feeds are parsed and prepared first (not timed); then each feed's entries are
-  saved as a poll saves them (`Aggregator.save_items`, feeds committed together by `Store.batch`),
+  saved as a poll saves them (`Pipeline.save_items`, feeds committed together by `Store.batch`),
   with story matching on (the figure the target is about) and, for comparison, off.
 - publish: `Aggregator.publish()` (the merged feed and every topic feed, in every format) with
   1,000,000 items stored (100,000 in quick mode), and the store queries behind it on their own.
@@ -27,8 +27,8 @@ from typing import Any
 
 from aggregator.core import Aggregator, make_aggregator, utc_now
 from aggregator.parse import parse_feed
-from aggregator.store import NewItem, Store, to_text
-from aggregator.types import Entry, Source
+from aggregator.store import Store, to_text
+from aggregator.types import Entry, NewItem, Source
 from bench.common import TOPICS, bench_settings, progress, timed
 from bench.farm import Farm
 from bench.wire import headline, sentence
@@ -68,8 +68,8 @@ def prepared_feeds(aggregator: Aggregator, parsed: list[tuple[str, tuple[Entry, 
 
 
 def write_cost(parsed: list[tuple[str, tuple[Entry, ...]]], folder: Path, match_stories: bool) -> dict[str, Any]:
-    """Microseconds per new entry saved as a poll saves them: `Aggregator.save_items` per feed,
-    feeds committed together (`Store.batch`); without matching, `Store.save_items` with no chooser."""
+    """Microseconds per new entry saved as a poll saves them: `Pipeline.save_items` per feed, feeds
+    committed together (`Store.batch`); without matching, the same with no keys to find candidates by."""
     with make_aggregator(bench_settings(folder)) as aggregator:
         prepared = prepared_feeds(aggregator, parsed)
         saved, seconds = save_prepared(aggregator, prepared, match_stories)
@@ -80,16 +80,16 @@ def write_cost(parsed: list[tuple[str, tuple[Entry, ...]]], folder: Path, match_
 def save_prepared(aggregator: Aggregator, prepared: list[Prepared], match_stories: bool) -> tuple[int, float]:
     """Save prepared feeds as a poll saves them, committed together by `Store.batch`: new entries
     saved and seconds taken (bench/shortfalls.py times the same loop's stages)."""
-    window = timedelta(hours=aggregator.settings.dedupe.window_hours)
+    if not match_stories:  # only a shared link still joins a story
+        prepared = [
+            (source, [dataclasses.replace(item, match_keys=()) for item in items]) for source, items in prepared
+        ]
     now = utc_now()
     saved = 0
     started = time.perf_counter()
     with aggregator.store.batch() as checkpoint:
         for source, items in prepared:
-            if match_stories:
-                saved += aggregator.pipeline.save_items(source, items, now).new
-            else:
-                saved += aggregator.store.save_items(source, items, now, window).new
+            saved += aggregator.pipeline.save_items(source, items, now).new
             checkpoint()
     return saved, time.perf_counter() - started
 

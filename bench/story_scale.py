@@ -76,7 +76,6 @@ def fill(folder: Path, size: int, rng: random.Random) -> tuple[Settings, list[st
 def per_item_seconds(settings: Settings, headlines: list[str], probes: int, rng: random.Random) -> float:
     with make_aggregator(settings) as aggregator:
         source = aggregator.add_source("https://newcomer.example/feed.xml")
-        window = timedelta(hours=aggregator.settings.dedupe.window_hours)
         entries = [
             Entry(
                 guid=f"probe-{n}",
@@ -89,7 +88,7 @@ def per_item_seconds(settings: Settings, headlines: list[str], probes: int, rng:
         prepared = aggregator.pipeline.prepare_items(source, entries)
         started = time.perf_counter()
         # One transaction for the batch, as a poll stores one source's new entries.
-        aggregator.store.save_items(source, prepared, NOW, window, aggregator.pipeline.choose_story)
+        aggregator.pipeline.storing.store_items(source, prepared, NOW, aggregator.settings.dedupe)
         return (time.perf_counter() - started) / probes
 
 

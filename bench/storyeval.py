@@ -20,7 +20,7 @@ import itertools
 import json
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from aggregator.config import DedupeSettings, OutputSettings, Settings, StorageSettings
@@ -100,10 +100,7 @@ def _store(aggregator: Aggregator, source_id: int, row: dict[str, str]) -> int:
         guid=row["id"], title=row["title"], link=row["link"] or None, summary=row["summary"], published=published
     )
     [item] = aggregator.pipeline.prepare_items(source, [entry])
-    window = timedelta(hours=aggregator.settings.dedupe.window_hours)
-    aggregator.store.save_items(
-        source, [item], published, window, aggregator.pipeline.choose_story, link_veto=aggregator.pipeline.link_veto
-    )
+    aggregator.pipeline.storing.store_items(source, [item], published, aggregator.settings.dedupe)
     [stored] = aggregator.store.items(source_id=source_id, limit=1)
     return stored.story_id
 

@@ -16,7 +16,8 @@ from fakes import FakeClock, FakeFetcher, settings_in
 
 from aggregator.core import Aggregator
 from aggregator.exceptions import StorageError
-from aggregator.store import NewItem, Store
+from aggregator.store import Store
+from aggregator.types import NewItem
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 BAD = "https://bad.example/feed"
@@ -75,14 +76,14 @@ def _subscribe(aggregator: Aggregator, fetcher: FakeFetcher, names: Sequence[str
 
 def _plant_after_items_are_written(aggregator: Aggregator, failure: Exception) -> None:
     """Fail storing the bad source after its items are inserted, so undoing them is tested too."""
-    index = aggregator.store._index_for_search
+    index = aggregator.store.index_for_search
 
     def failing(written: list[tuple[int, NewItem]]) -> None:
         index(written)
         if any(item.link and item.link.startswith("https://bad.example/") for _, item in written):
             raise failure
 
-    aggregator.store._index_for_search = failing  # type: ignore[method-assign]
+    aggregator.store.index_for_search = failing  # type: ignore[method-assign]
 
 
 def _by_url(aggregator: Aggregator) -> dict[str, Any]:
@@ -118,10 +119,10 @@ def test_the_next_poll_stores_the_failed_source_once_the_fault_is_gone(
     aggregator: Aggregator, fetcher: FakeFetcher, clock: FakeClock
 ) -> None:
     _subscribe(aggregator, fetcher, ["good", "bad"])
-    index = aggregator.store._index_for_search
+    index = aggregator.store.index_for_search
     _plant_after_items_are_written(aggregator, PlantedFailure("once"))
     aggregator.poll(every_source=True)
-    aggregator.store._index_for_search = index  # type: ignore[method-assign]
+    aggregator.store.index_for_search = index  # type: ignore[method-assign]
     clock.advance(minutes=30)
 
     aggregator.poll(every_source=True)
@@ -134,14 +135,14 @@ def test_the_next_poll_stores_the_failed_source_once_the_fault_is_gone(
 
 def test_a_failure_while_matching_stories_is_isolated_too(aggregator: Aggregator, fetcher: FakeFetcher) -> None:
     _subscribe(aggregator, fetcher, ["good", "bad"])
-    choose = aggregator.pipeline.choose_story
+    choose = aggregator.pipeline.storing.choose_story
 
     def failing(item: NewItem, reports: Sequence[Any]) -> int | None:
         if item.link and item.link.startswith("https://bad.example/"):
             raise ValueError("no story for this one")
         return choose(item, reports)
 
-    aggregator.pipeline.choose_story = failing  # type: ignore[method-assign]
+    aggregator.pipeline.storing.choose_story = failing  # type: ignore[method-assign]
     # The good feed first, so that the bad one has candidates to compare with.
     fetcher.documents[BAD] = fetcher.documents["https://good.example/feed"].replace(b"good.example", b"bad.example")
 

@@ -20,18 +20,10 @@ def story_ids(folder: Path, reports: list[tuple[str, str, str, datetime]]) -> li
     settings = Settings(storage=StorageSettings(folder / "t.db"), output=OutputSettings(dir=folder / "public"))
     ids = []
     with make_aggregator(settings, clock=lambda: T0 + timedelta(days=5)) as aggregator:
-        window = timedelta(hours=settings.dedupe.window_hours)
         for n, (outlet, title, link, published) in enumerate(reports):
             source = aggregator.add_source(f"https://{outlet}.example/feed")
             [item] = aggregator.pipeline.prepare_items(source, [Entry(f"g{n}", title, link, published=published)])
-            aggregator.store.save_items(
-                source,
-                [item],
-                published,
-                window,
-                aggregator.pipeline.choose_story,
-                link_veto=aggregator.pipeline.link_veto,
-            )
+            aggregator.pipeline.storing.store_items(source, [item], published, settings.dedupe)
             [stored] = aggregator.store.items(source_id=source.id, limit=1)
             ids.append(stored.story_id)
     return ids

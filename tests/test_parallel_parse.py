@@ -25,8 +25,8 @@ from aggregator.config import OutputSettings, PollSettings, Settings, StorageSet
 from aggregator.core import Aggregator, make_aggregator
 from aggregator.exceptions import StorageError
 from aggregator.publish import MERGED_FEED_FILE, MERGED_FEED_PATH, FeedContext, FeedSpec, Paging, render_atom
-from aggregator.store import SaveCounts, Store
-from aggregator.types import Topic
+from aggregator.store import Store
+from aggregator.types import StoredItem, Topic
 
 FEEDS = 12
 SLOW_SECONDS = 4.0
@@ -220,22 +220,22 @@ def test_a_poll_whose_storing_fails_loses_nothing_the_next_poll_can_store(
     urls: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with install(tmp_path / "pool", urls) as pooled:
-        save = Store.save_items
+        save = Store.stored_items
         calls = 0
 
-        def failing_last(store: Store, *args: Any, **kwargs: Any) -> SaveCounts:
+        def failing_last(store: Store, *args: Any, **kwargs: Any) -> dict[str, StoredItem]:
             nonlocal calls
             calls += 1
             if calls == FEEDS:
                 raise StorageError("The database disk is full.")
             return save(store, *args, **kwargs)
 
-        monkeypatch.setattr(Store, "save_items", failing_last)
+        monkeypatch.setattr(Store, "stored_items", failing_last)
         with pytest.raises(StorageError, match="full"):
             pooled.poll()
         # The failed batch was rolled back, so nothing it stored may be taken as stored.
         assert pooled.pipeline._stored_versions == {}
-        monkeypatch.setattr(Store, "save_items", save)
+        monkeypatch.setattr(Store, "stored_items", save)
         pooled.poll(every_source=True)
         assert len(pooled.store.items(limit=1000)) == FEEDS * 7
 

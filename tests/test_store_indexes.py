@@ -10,13 +10,14 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aggregator.config import OutputSettings, Settings, StorageSettings
+from aggregator.config import DedupeSettings, OutputSettings, Settings, StorageSettings
 from aggregator.core import make_aggregator
 from aggregator.exceptions import StorageError
 from aggregator.prepare import prepare_items
-from aggregator.store import NewItem, Store
+from aggregator.store import Store
 from aggregator.stories import headline, lsh_keys
-from aggregator.types import Entry
+from aggregator.types import Entry, FetchRecord, NewItem, SaveCounts, Source
+from aggregator.update.storing import Storing
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 STORM = "https://news.example/storm"
@@ -44,6 +45,12 @@ def item(
     )
 
 
+def save(store: Store, source: Source, items: list[NewItem], window: timedelta) -> SaveCounts:
+    """Store items as a poll does, at NOW, with story matching over `window`."""
+    dedupe = DedupeSettings(window_hours=window.total_seconds() / 3600)
+    return Storing(store, lambda: NOW).store_items(source, items, NOW, dedupe)
+
+
 def assert_in_step(store: Store) -> None:
     with closing(store.db.conn.cursor()) as cursor:
         kept = cursor.execute("SELECT story_id, topic, published FROM story_topics ORDER BY 1, 2").fetchall()
@@ -56,20 +63,20 @@ def test_story_topics_follow_every_change(tmp_path: Path) -> None:
     wire = store.add_source("https://wire.example/feed", None, [], None, NOW)
     desk = store.add_source("https://desk.example/feed", None, [], None, NOW)
     window = timedelta(hours=72)
-    store.save_items(
+    save(
+        store,
         wire,
         [item("a", "Storm nears coast", ("weather",), 5, "s-a", STORM), item("b", "Oil rises", ("energy",), 4, "s-b")],
-        NOW,
         window,
     )
     # A report from another desk joins story "a" with a topic of its own, and is older: the story's time moves.
     first_story = store.latest_stories(None, 10)[-1].id
-    store.save_items(desk, [item("c", "Storm nears the coast", ("sports",), 8, "s-c", STORM)], NOW, window)
+    save(store, desk, [item("c", "Storm nears the coast", ("sports",), 8, "s-c", STORM)], window)
     assert_in_step(store)
     assert [s.id for s in store.latest_stories("sports", 10)] == [first_story]
 
     # A rewrite that changes the item's topics.
-    store.save_items(wire, [item("a", "Storm makes landfall", ("energy",), 5, "s-a", STORM)], NOW, window)
+    save(store, wire, [item("a", "Storm makes landfall", ("energy",), 5, "s-a", STORM)], window)
     assert_in_step(store)
 
     store.retopic_items(lambda facts: ("world",) if "Storm" in facts.title else ())
@@ -89,10 +96,10 @@ def test_story_topics_follow_every_change(tmp_path: Path) -> None:
 def test_topic_feed_order_is_the_story_order(tmp_path: Path) -> None:
     store = Store(tmp_path / "t.db")
     source = store.add_source("https://wire.example/feed", None, [], None, NOW)
-    store.save_items(
+    save(
+        store,
         source,
         [item(str(n), f"Story {n}", ("world",) if n % 2 else ("world", "sports"), n, f"s{n}") for n in range(10)],
-        NOW,
         timedelta(hours=72),
     )
     assert [s.reports[0].title for s in store.latest_stories("world", 4)] == [
@@ -112,15 +119,13 @@ def test_the_stories_of_several_feeds_at_once_are_each_feeds_own(tmp_path: Path)
     wire = store.add_source("https://wire.example/feed", None, [], None, NOW)
     desk = store.add_source("https://desk.example/feed", None, [], None, NOW)
     topics = [("world",), ("world", "sports"), ("sports",), ()]
-    store.save_items(
+    save(
+        store,
         wire,
         [item(str(n), f"Story {n}", topics[n % 4], n, f"s{n}", f"https://n.example/{n}") for n in range(12)],
-        NOW,
         WEEK,
     )
-    store.save_items(
-        desk, [item("late", "Story 1 again", ("sports",), 0.5, "s-late", "https://n.example/1")], NOW, WEEK
-    )
+    save(store, desk, [item("late", "Story 1 again", ("sports",), 0.5, "s-late", "https://n.example/1")], WEEK)
     feeds = [None, "world", "sports", "energy"]
     together = store.latest_stories_of(feeds, 5)
     assert together == [store.latest_stories(topic, 5) for topic in feeds]
@@ -137,16 +142,19 @@ def test_upgrading_rebuilds_the_story_keys_of_recent_items(tmp_path: Path) -> No
     source = store.add_source("https://wire.example/feed", None, [], None, NOW)
     recent = datetime.now(UTC) - timedelta(days=1)
     new_item = item("k1", "Typhoon Senbai makes landfall in Fujian", (), 0, "s1")
-    store.save_items(source, [dataclasses.replace(new_item, published=recent, match_keys=(1,))], NOW, WEEK)
+    save(store, source, [dataclasses.replace(new_item, published=recent, match_keys=(1,))], WEEK)
     # As a database from before the new keys: stale keys, and the rebuild not yet applied.
     store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm014_integer_story_keys'")
     store.db.conn.commit()
     store.close()
 
     upgraded = Store(tmp_path / "t.db")
+    assert upgraded.optional_meta("story_keys_stale") == "1"  # the migration leaves the keys to the rules
+    Storing(upgraded, lambda: NOW).rebuild_stale_keys(datetime.now(UTC))
     with closing(upgraded.db.conn.cursor()) as cursor:
         keys = {key for (key,) in cursor.execute("SELECT key FROM story_keys")}
     assert keys == set(lsh_keys(headline("Typhoon Senbai makes landfall in Fujian")))
+    assert upgraded.optional_meta("story_keys_stale") is None
     upgraded.close()
 
 
@@ -180,7 +188,7 @@ def test_a_fetch_recorded_in_a_batch_that_cannot_be_written_is_one_plain_error(t
     store.db.execute("CREATE TEMP TRIGGER refuse BEFORE UPDATE ON sources BEGIN SELECT RAISE(ABORT, 'disk full'); END")
     try:
         with store.batch():
-            store.record_fetch(source.id, last_status=304)
+            store.record_fetch(source.id, FetchRecord(last_status=304))
     except StorageError as error:
         assert str(error) == f"The database {tmp_path / 't.db'} could not be written: disk full."
     else:

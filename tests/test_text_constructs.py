@@ -19,7 +19,7 @@ import pytest
 from lxml import etree
 from test_authors import ATOM_TYPE, RSS_TYPE, both_paths, published_outputs, stories_from
 
-from aggregator.store import search_text
+from aggregator.text import search_text
 from aggregator.topics import TopicMatcher
 from aggregator.types import ItemFacts, Topic
 

@@ -10,28 +10,36 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from aggregator import identity, stories
+from aggregator import identity
 from aggregator.config import PollSettings, Settings
 from aggregator.exceptions import ParseError, StorageError
 from aggregator.prepare import prepare_changed_items, prepare_items
 from aggregator.schedule import Decision, PollResult, jitter_chance, next_check
-from aggregator.store import NewItem, SaveCounts, Store, StoredReport
-from aggregator.text import plain_text
+from aggregator.store import Store
 from aggregator.topics import TopicMatcher
-from aggregator.types import Entry, FeedHints, FetchResult, PollSummary, Source, UpdateOutcome
+from aggregator.types import (
+    Entry,
+    FeedHints,
+    FetchRecord,
+    FetchResult,
+    NewItem,
+    PollSummary,
+    SaveCounts,
+    Source,
+    UpdateOutcome,
+)
+from aggregator.update.storing import Storing
 
 if TYPE_CHECKING:
     from aggregator.update.pool import ParserPool, Prepared
     from aggregator.update.writer import Stored
 
 log = logging.getLogger(__name__)
-HEADLINE_CACHE = 2_000  # prepared headlines kept for story matching (about 13 MB when full)
 PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
 
 Fetcher = Callable[
@@ -63,7 +71,7 @@ class Pipeline:
         self.fetcher = fetcher
         self.parser_pool = parser_pool
         self._running_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] | None = None
-        self._headlines: OrderedDict[tuple[str, str], stories.Headline] = OrderedDict()
+        self.storing = Storing(store, clock)
         # Per source, the versions (identity and content) of the entries its last stored feed
         # carried: those are not prepared again (see prepare_changed_items).
         self._stored_versions: dict[int, frozenset[int]] = {}
@@ -81,6 +89,7 @@ class Pipeline:
     def poll(self, sources: Sequence[Source], on_result: Callable[[FetchResult], None] | None = None) -> PollSummary:
         """Fetch `sources` once and store what each of them brought; what each source stored (or why
         it failed), in the order of `sources`. Publishing is the caller's."""
+        self.storing.rebuild_stale_keys(self.clock())
         from aggregator.update.writer import StoreWriter
 
         # Each feed is stored as soon as it is fetched and parsed, while the rest are still on the way.
@@ -326,72 +335,10 @@ class Pipeline:
 
     def save_items(self, source: Source, new_items: Sequence[NewItem], now: datetime) -> SaveCounts:
         """Store one source's prepared items: new ones join a story or start one, changed ones are revised."""
-        dedupe_settings = self.settings.dedupe
-        counts = self.store.save_items(
-            source,
-            new_items,
-            now,
-            timedelta(hours=dedupe_settings.window_hours),
-            self.choose_story,
-            lambda revisions: stories.revision_moves_story(
-                dedupe_settings.republish_updates, revisions, dedupe_settings.max_revisions
-            ),
-            self.link_veto,
-        )
-        for item in new_items:
-            if item.match is not None:
-                self._remember_headline((item.title, item.summary), item.match)
+        counts = self.storing.store_items(source, new_items, now, self.settings.dedupe)
         if counts.new or counts.updated:
             self._recent_published.pop(source.id, None)
         return counts
-
-    def choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
-        """The candidate story this item's headline (and summary) matches best, if any."""
-        mine = item.match or self._headline(item.title, item.summary)
-        published = item.published or self.clock()
-        # Hours apart only where a rare name is shared: the rule for a story developing applies there.
-        apart = [hours_between(published, r.published) if r.shares_rare_name else None for r in reports]
-        common = item.common_names
-        return stories.choose_story(
-            mine,
-            [
-                (r.story_id, self._headline(r.title, r.summary), hours)
-                for r, hours in zip(reports, apart, strict=True)
-                if r.words is None or stories.may_match(mine, r.words, hours, common)
-            ],
-            common,
-        )
-
-    def link_veto(self, item: NewItem, reports: Sequence[StoredReport]) -> bool:
-        """Whether an item that links the same page as a story still tells a different event: a live
-        page or a weather-warning page reused for other news, when every report of the story is a
-        day or more away and names other actors or places."""
-        mine = item.match or self._headline(item.title, item.summary)
-        published = item.published or self.clock()
-        return all(
-            r.published is not None
-            and abs(published - r.published) >= stories.REUSED_LINK_GAP
-            and stories.different_events(mine, self._headline(r.title, r.summary))
-            for r in reports
-        )
-
-    def _headline(self, title: str, summary_html: str) -> stories.Headline:
-        # Syndicated stories are candidates for one new item after another: each stored report's
-        # headline is prepared once, not once per comparison (the cold poll benchmark: 54 s -> 15 s).
-        key = (title, summary_html)
-        found = self._headlines.get(key)
-        if found is None:
-            found = stories.headline(title, plain_text(summary_html))
-        self._remember_headline(key, found)
-        return found
-
-    def _remember_headline(self, key: tuple[str, str], head: stories.Headline) -> None:
-        # Items just stored are the likeliest candidates for the next ones: their headlines, already
-        # prepared by the pool, are kept too.
-        self._headlines[key] = head
-        self._headlines.move_to_end(key)
-        if len(self._headlines) > HEADLINE_CACHE:
-            self._headlines.popitem(last=False)
 
     def _healthy(
         self,
@@ -409,7 +356,7 @@ class Pipeline:
             recent_published=self._recent(source.id),
         )
         decision = self.decide(now, source, outcome)
-        fields: dict[str, object] = {
+        fields: dict[str, Any] = {
             "last_fetched_at": now,
             "last_status": result.status,
             "last_error": None,
@@ -421,7 +368,7 @@ class Pipeline:
             fields["etag"] = result.etag
             fields["last_modified"] = result.last_modified
         fields.update({k: v for k, v in extra.items() if v is not None or k == "last_warning"})
-        self.store.record_fetch(source.id, **_changed_fields(source, fields))
+        self.store.record_fetch(source.id, FetchRecord(**_changed_fields(source, fields)))
         return decision
 
     def _recent(self, source_id: int) -> list[datetime]:
@@ -443,7 +390,7 @@ class Pipeline:
             network_down=network_down,
         )
         decision = self.decide(now, source, outcome)
-        fields: dict[str, object] = {
+        fields: dict[str, Any] = {
             "last_fetched_at": now,
             "last_status": result.status,
             "last_error": error,
@@ -453,10 +400,10 @@ class Pipeline:
         if result.status == 410:
             # 410 Gone is the publisher saying the feed will not come back: stop, and say why.
             error = f"HTTP 410 Gone: the publisher removed this feed, so polling stopped ({source.url})"
-            fields.update(last_error=error, enabled=0, next_fetch_at=None, next_reason="disabled: HTTP 410 Gone")
+            fields.update(last_error=error, enabled=False, next_fetch_at=None, next_reason="disabled: HTTP 410 Gone")
         if not network_down:
             log.warning("%s (%s): %s", source.display_name, source.url, error)
-        self.store.record_fetch(source.id, **fields)
+        self.store.record_fetch(source.id, FetchRecord(**fields))
         return UpdateOutcome(
             source.id, source.url, source.display_name, result.status, error=error, next_at=decision.at
         )
@@ -479,16 +426,12 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def hours_between(a: datetime, b: datetime | None) -> float | None:
-    return abs(a - b).total_seconds() / 3600 if b is not None else None
-
-
 def _needs_parsing(source: Source, result: FetchResult) -> bool:
     """A new body: not an error, not a 304, not the same bytes as last time."""
     return result.body is not None and not result.error and identity.body_hash(result.body) != source.body_hash
 
 
-def _schedule_fields(decision: Decision) -> dict[str, object]:
+def _schedule_fields(decision: Decision) -> dict[str, Any]:
     return {"next_fetch_at": decision.at, "next_reason": decision.reason, "schedule_considered": decision.considered}
 
 
@@ -497,6 +440,6 @@ _KEPT_IF_SAME = ("last_status", "last_error", "error_count", "next_reason", "sch
                  "last_modified", "body_hash", "last_warning", "feed_title", "feed_link")  # fmt: skip
 
 
-def _changed_fields(source: Source, fields: dict[str, object]) -> dict[str, object]:
+def _changed_fields(source: Source, fields: dict[str, Any]) -> dict[str, Any]:
     """`fields` without those that hold what `source` already has."""
     return {k: v for k, v in fields.items() if k not in _KEPT_IF_SAME or v != getattr(source, k)}

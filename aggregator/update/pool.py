@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING
 
 from aggregator.parse import MAX_ENTRIES, parse_feed
 from aggregator.prepare import prepare_changed_items
-from aggregator.store import NewItem
 from aggregator.topics import TopicMatcher
-from aggregator.types import ParsedFeed, Source, Story
+from aggregator.types import NewItem, ParsedFeed, Source, Story
 
 if TYPE_CHECKING:
     from aggregator.publish import FeedContext, FeedSpec, Paging

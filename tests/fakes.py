@@ -31,16 +31,22 @@ class FakeClock:
 
 @dataclass
 class FakeFetcher:
-    """Answers each source's URL with the document in `documents` (200) or the error in `errors`,
-    in the way `fetch.fetch_all` does: results in the order of the sources, and a body handed to
-    `on_result` is not kept in the returned result once it was consumed."""
+    """Answers each source's URL with the document in `documents` (200), the status in `statuses`
+    (304: not modified, with no body; another: that HTTP error) or the error in `errors` (no status:
+    the host could not be reached), in the way `fetch.fetch_all` does: results in the order of the
+    sources, and a body handed to `on_result` is not kept in the returned result once it was
+    consumed. `asked` is every source it was asked for, as it was asked (with its validators)."""
 
     documents: dict[str, bytes]
     errors: dict[str, str]
+    statuses: dict[str, int]
+    asked: list[Source]
 
     def __init__(self) -> None:
         self.documents = {}
         self.errors = {}
+        self.statuses = {}
+        self.asked = []
 
     async def __call__(
         self,
@@ -50,8 +56,14 @@ class FakeFetcher:
     ) -> list[FetchResult]:
         results = []
         for source in sources:
+            self.asked.append(source)
+            status = self.statuses.get(source.url)
             if source.url in self.errors:
                 result = FetchResult(source.url, source.url, error=self.errors[source.url])
+            elif status == 304:
+                result = FetchResult(source.url, source.url, 304, {})
+            elif status is not None:
+                result = FetchResult(source.url, source.url, status, dict(RSS_HEADERS), error=f"HTTP {status}")
             else:
                 body = self.documents.get(source.url)
                 result = FetchResult(

@@ -111,13 +111,15 @@ class StageClock:
         """The timers in place of the methods of TIMED, and the originals back afterwards."""
         originals: list[tuple[type, str, Any]] = []
         for owner, method, _ in TIMED:
-            if not callable(owner.__dict__.get(method)):
+            if not callable(getattr(owner, method, None)):
                 raise RuntimeError(f"{owner.__name__}.{method} is gone (renamed?): update TIMED in bench/shortfalls.py")
         try:
             for owner, method, stage in TIMED:
-                original = owner.__dict__[method]
-                originals.append((owner, method, original))
-                setattr(owner, method, self.wrap(stage, f"{owner.__name__}.{method}", original))
+                # Wrapped where it is defined: the Store is made of parts, each method on one of them.
+                defining = next(cls for cls in owner.__mro__ if method in cls.__dict__)
+                original = defining.__dict__[method]
+                originals.append((defining, method, original))
+                setattr(defining, method, self.wrap(stage, f"{owner.__name__}.{method}", original))
             yield
         finally:
             for owner, method, original in reversed(originals):

@@ -8,6 +8,7 @@ points (CLI, daemon, web), which call these methods and nothing below them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import html
 import json
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from aggregator import identity, stories
 from aggregator.config import SLUG_PATTERN, Settings
-from aggregator.exceptions import AlreadySubscribedError, ConfigError, InvalidURLError, ParseError
+from aggregator.exceptions import AlreadySubscribedError, ConfigError, InvalidURLError, ParseError, StorageError
 from aggregator.opml import OpmlFeed, parse_opml, render_opml
 from aggregator.outputs import Outputs, output_files
 from aggregator.schedule import Decision, PollResult
@@ -370,7 +371,13 @@ class Aggregator:
     def publish(self) -> list[Path]:
         """Rewrite every output feed from the database; returns the files whose content changed."""
         self._apply_topic_rules()
-        return self.outputs.publish(self.settings.output, self.feed_topics(), self.clock())
+        try:
+            return self.outputs.publish(self.settings.output, self.feed_topics(), self.clock())
+        except StorageError:
+            # The feeds are behind the database until a publish succeeds: every poll tries again.
+            with contextlib.suppress(StorageError):  # a database that cannot take the mark either
+                self.store.mark_outputs_stale()
+            raise
 
     def feed_topics(self) -> dict[str, Topic]:
         """The topics that get a feed: the configured ones, then those sources were added with.

@@ -174,10 +174,12 @@ class Daemon:
 
     def _after_tick(self, summary: PollSummary) -> None:
         self.metrics.observe_poll(summary, time.time())
-        if summary.outcomes and not summary.network_down:
-            self._last_error = None
-        elif summary.network_down:
+        if summary.network_down:
             self._last_error = "none of the sources could be reached: the network looks down"
+        elif summary.outcomes or summary.publish_seconds is not None:
+            # Sources answered, or the feeds were written: whatever failed before is over. (A tick
+            # that had nothing to poll or publish says nothing either way.)
+            self._last_error = None
         failed = len(summary.failed)
         if summary.outcomes:
             log.info(

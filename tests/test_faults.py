@@ -73,8 +73,16 @@ def _unwritable_output(wire: Wire, feed_server: FeedServer, break_it: object) ->
             15,
             "the new item stored even though the feeds could not be written",
         )
+        # Every tick tries the feeds again, and says so until they are written: ticks that store
+        # nothing do not hide the fault.
+        daemon.wait_ticks(2)
         assert "cannot be written" in daemon.get("/healthz").json()["scheduler"]["last_error"]
         assert daemon.alive()
+
+        (wire.public / "topics").unlink()  # the fault repaired: the next tick writes every feed
+        topic = wire.public / "topics" / "world.atom"
+        wait_for(lambda: topic.is_file() and topic.read_bytes().count(b"<entry>") == 3, 15, "the topic feed caught up")
+        wait_for(lambda: daemon.get("/healthz").json()["status"] == "ok", 15, "/healthz ok again")
 
 
 def test_deleted_database_turns_healthz_503_and_names_the_file(wire: Wire, feed_server: FeedServer) -> None:

@@ -140,10 +140,12 @@ class Database:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return None if row is None else str(row[0])
 
-    def _mark_outputs_stale(self) -> None:
-        # The daemon publishes after a tick that changed items; a change made elsewhere (the CLI)
-        # leaves this mark so the next tick publishes too.
-        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('outputs_stale', '1')")
+    def mark_outputs_stale(self) -> None:
+        """The feeds are behind the database: the next poll publishes even when it stores nothing.
+        (The daemon publishes after a tick that changed items; a change made elsewhere, by the CLI
+        or a publish that failed, leaves this mark.)"""
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('outputs_stale', '1')")
 
     def outputs_stale(self) -> bool:
         return self.optional_meta("outputs_stale") is not None

@@ -260,7 +260,7 @@ class ItemRecords(Database):
                 [(story_id, story_id) for (story_id,) in touched],
             )
             self._redate_stories([story_id for (story_id,) in touched])
-            self._mark_outputs_stale()
+            self.mark_outputs_stale()
         self.db.execute("PRAGMA optimize")
         return len(rows)
 

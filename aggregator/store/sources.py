@@ -97,7 +97,7 @@ class SourceRecords(Database):
         with self.transaction():
             if keep_items:
                 self.db.execute("UPDATE sources SET removed_at = ? WHERE id = ?", [to_text(now), source_id])
-                self._mark_outputs_stale()
+                self.mark_outputs_stale()
                 return 0
             deleted = self.db.execute("SELECT COUNT(*) FROM items WHERE source_id = ?", [source_id]).fetchone()[0]
             self.db.execute(
@@ -114,13 +114,13 @@ class SourceRecords(Database):
             self._redate_stories(touched)
             self.db.execute("DELETE FROM story_keys WHERE story_id NOT IN (SELECT id FROM stories)")
             self.db.execute("DELETE FROM sources WHERE id = ?", [source_id])
-            self._mark_outputs_stale()
+            self.mark_outputs_stale()
             return int(deleted)
 
     def set_rights(self, source_id: int, mode: str) -> None:
         with self.transaction():
             self.db.execute("UPDATE sources SET rights = ? WHERE id = ?", [mode, source_id])
-            self._mark_outputs_stale()
+            self.mark_outputs_stale()
 
     def set_enabled(self, source_id: int, enabled: bool) -> None:
         with self.transaction():

@@ -1,6 +1,8 @@
 """Storing one source's items, called directly over a real store: how a revision counts (`revise`),
-a new item joining the story of an article it links within the window and not outside it, a
-revised item updated in place, and an item retention pruned not stored again."""
+a new item joining the story of an article it links within the window and not outside it, unless
+the page was reused for other news (a report naming other places a day or more later is a new
+story; an update within the day is not), a revised item updated in place, and an item retention
+pruned not stored again."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 import pytest
 from fakes import FakeClock
 
-from aggregator.config import DedupeSettings
+from aggregator.config import DedupeSettings, OutputSettings, Settings, StorageSettings
+from aggregator.core import make_aggregator
 from aggregator.prepare import prepare_items
 from aggregator.store import Store
 from aggregator.topics import TopicMatcher
@@ -192,3 +195,50 @@ def test_nothing_is_stored_for_a_source_removed_meanwhile(store: Store, storing:
 
     assert (counts.new, counts.updated, counts.merged) == (0, 0, 0)
     assert store.items() == []
+
+
+# A page reused for other news
+
+
+T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+PAGE = "https://weather.example/warnings/current"
+QUAKE = "https://wire.example/world/quake-magnitude-6-1-strikes-off-hokkaido"
+
+
+def story_ids(folder: Path, reports: list[tuple[str, str, str, datetime]]) -> list[int]:
+    """Store each (outlet, title, link, published) as its own outlet would; their story ids."""
+    settings = Settings(storage=StorageSettings(folder / "t.db"), output=OutputSettings(dir=folder / "public"))
+    ids = []
+    with make_aggregator(settings, clock=lambda: T0 + timedelta(days=5)) as aggregator:
+        for n, (outlet, title, link, published) in enumerate(reports):
+            source = aggregator.add_source(f"https://{outlet}.example/feed")
+            [item] = aggregator.pipeline.prepare_items(source, [Entry(f"g{n}", title, link, published=published)])
+            aggregator.pipeline.storing.store_items(source, [item], published, settings.dedupe)
+            [stored] = aggregator.store.items(source_id=source.id, limit=1)
+            ids.append(stored.story_id)
+    return ids
+
+
+def test_a_page_reused_days_later_for_other_places_is_a_new_story(tmp_path: Path) -> None:
+    first, later = story_ids(
+        tmp_path,
+        [
+            ("harbour", "Weather warning for Oslo as freezing rain expected", PAGE, T0),
+            ("meridian", "Weather warning for Bergen as storm nears", PAGE, T0 + timedelta(days=2)),
+        ],
+    )
+    assert first != later
+
+
+def test_an_update_within_the_day_at_the_same_link_is_the_same_story(tmp_path: Path) -> None:
+    first, update, copy = story_ids(
+        tmp_path,
+        [
+            ("meridian", "Earthquake of magnitude 6.1 strikes off Hokkaido, Japan -GFZ", QUAKE, T0),
+            ("harbour", "UPDATE 2-Strong quake off northern Japan injures 14, halts bullet trains", QUAKE,
+             T0 + timedelta(hours=5)),
+            # The same page and the same names two days on: still the story (a follow-up on the page).
+            ("pacific", "Hokkaido quake: bullet trains run again", QUAKE + "?utm_source=x", T0 + timedelta(days=2)),
+        ],
+    )  # fmt: skip
+    assert first == update == copy

@@ -19,7 +19,7 @@ from aggregator.exceptions import ParseError
 from aggregator.parse import parse_feed
 from aggregator.types import Entry, ParsedFeed
 
-DATA = Path(__file__).parent / "data" / "parse"
+DATA = Path(__file__).parent.parent / "data" / "parse"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DEFAULT_HEADERS = {"content-type": "application/xml; charset=utf-8"}
 

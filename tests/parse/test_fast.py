@@ -44,7 +44,7 @@ from aggregator.parse.feedparser import parse_with_feedparser, without_doctype
 from aggregator.samplewire import render_sample_wire
 from aggregator.types import ParsedFeed
 
-DATA = Path(__file__).parent / "data" / "parse"
+DATA = Path(__file__).parent.parent / "data" / "parse"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 XML = {"content-type": "application/xml; charset=utf-8"}
 RSS_TYPE = {"content-type": "application/rss+xml; charset=utf-8"}

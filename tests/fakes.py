@@ -10,10 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aggregator.config import OutputSettings, PollSettings, Settings, StorageSettings
-from aggregator.core import Aggregator
+from aggregator.config import OutputSettings, PollSettings, Settings, StorageSettings, load_settings
+from aggregator.core import Aggregator, utc_now
 from aggregator.store import Store
 from aggregator.types import FetchResult, Source
+from aggregator.update.pipeline import Clock, Fetcher
 
 RSS_HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
 
@@ -97,3 +98,14 @@ def settings_in(folder: Path, **poll: object) -> Settings:
         output=OutputSettings(dir=folder / "public"),
         poll=PollSettings(**poll),  # type: ignore[arg-type]
     )
+
+
+@contextmanager
+def aggregator_for(config: Path, clock: Clock = utc_now, fetcher: Fetcher | None = None) -> Iterator[Aggregator]:
+    """An Aggregator over the installation a config file describes (a `wire` fixture's), with the
+    settings the CLI reads from it. With a fake clock and fetcher it runs a test's logic directly;
+    with the defaults (the wall clock, the real fetcher) it sets up what a CLI test then runs a
+    command on. Leave the block before running the CLI: it closes the database."""
+    settings = load_settings(config)
+    with Aggregator(settings, Store(settings.storage.path), clock=clock, fetcher=fetcher) as aggregator:
+        yield aggregator

@@ -13,7 +13,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from conftest import Wire, minutes_ago, poll_counts, rss
-from fakes import FakeClock, FakeFetcher, settings_in
+from fakes import FakeClock, FakeFetcher, aggregator_for, settings_in
 from feedserver import FeedServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -157,15 +157,18 @@ def test_a_year_one_entry_among_good_feeds_through_the_cli(feed_server: FeedServ
     ]
     dotnet = _rss(["Mon, 01 Jan 0001 00:00:00 GMT", format_datetime(minutes_ago(60), usegmt=True)])
     sloppy = feed_server.serve("/dotnet.xml", dotnet)
-    wire.add_many(*good, sloppy)
+    with aggregator_for(wire.config) as aggregator:
+        for url in (*good, sloppy):
+            aggregator.add_source(url)
 
     result = wire.run("poll", "--all")
 
     assert poll_counts(result) == {"polled": 4, "new": 5, "updated": 0, "not_modified": 0, "failed": 0}
-    sources = wire.sources()
-    assert all(sources[url]["last_error"] is None for url in sources)
-    assert [sources[url]["item_count"] for url in (*good, sloppy)] == [1, 1, 1, 2]
-    assert "Mon, 01 Jan 0001 00:00:00 GMT" in sources[sloppy]["last_warning"]
+    with aggregator_for(wire.config) as aggregator:
+        sources = {source.url: source for source in aggregator.sources()}
+    assert all(sources[url].last_error is None for url in sources)
+    assert [sources[url].item_count for url in (*good, sloppy)] == [1, 1, 1, 2]
+    assert "Mon, 01 Jan 0001 00:00:00 GMT" in (sources[sloppy].last_warning or "")
     listed = wire.ok("list")
     assert "warning: 1 entries dated before 1970 or in the future (such as 'Mon, 01 Jan 0001" in listed
     assert wire.feed_file().read_text(encoding="utf-8").count("<entry>") == 5

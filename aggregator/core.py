@@ -321,7 +321,8 @@ class Aggregator:
         window = timedelta(hours=self.settings.dedupe.window_hours)
         link_a, link_b = identity.canonical_url(a.link), identity.canonical_url(b.link)
         head_a = stories.headline(a.title, plain_text(a.summary))
-        common, named = self.pipeline.storing.rare_names(stories.name_keys(head_a), a.published)
+        index = self.pipeline.storing.index_for(self.clock(), self.settings.dedupe)
+        common, named = index.rare_names(stories.name_keys(head_a), a.published.timestamp())
         match = stories.compare(
             head_a,
             stories.headline(b.title, plain_text(b.summary)),

@@ -41,7 +41,7 @@ CHUNK_BYTES = 64 * 1024
 async def fetch_all(
     sources: Sequence[Source],
     settings: PollSettings,
-    on_result: Callable[[FetchResult], Awaitable[None] | None] | None = None,
+    on_result: Callable[[FetchResult], Awaitable[object] | None] | None = None,
 ) -> list[FetchResult]:
     """Fetch every source concurrently; results in the order of `sources`. When `on_result`
     returns an awaitable (the body is parsed and stored by then), the fetch's slot is held until

@@ -71,7 +71,6 @@ def prepare_changed_items(
                 categories=entry.categories,
                 language=entry.language,
                 match=head,
-                match_words=stories.match_words(head),
             )
         )
     return items, frozenset(versions)

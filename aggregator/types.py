@@ -262,11 +262,9 @@ class NewItem:
     story_key: str
     match_keys: tuple[int, ...] = ()
     name_keys: tuple[tuple[str, int], ...] = ()  # (name, key), looked up within DEVELOPING_HOURS (stories.name_keys)
-    common_names: frozenset[str] = frozenset()  # of its names, those many stories carry (set when matched)
     categories: tuple[str, ...] = ()
     language: str | None = None
     match: Headline | None = None  # the headline prepared for story matching, when already made
-    match_words: str = ""  # its words, stored for ruling the item out as a candidate cheaply (stories.match_words)
 
 
 @dataclass(frozen=True)
@@ -293,16 +291,17 @@ class Revision:
 
 
 @dataclass(frozen=True)
-class StoredReport:
-    """A report already stored, offered to the story matcher as a candidate."""
+class WindowReport:
+    """A stored item as the story index takes it in: its identity, story, headline and link."""
 
+    item_id: int
+    source_id: int
+    key: str
     story_id: int
     title: str
     summary: str
-    published: datetime | None = None
-    words: str | None = None  # stories.match_words of the report, when stored with it
-    shares_rare_name: bool = False  # its story and the new item share a rare name (stories.rare_names)
-    source_id: int = 0
+    published: datetime
+    canonical_link: str | None
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,6 @@ def check_database(db_path: Path) -> int:
             "items without a source": "SELECT COUNT(*) FROM items WHERE source_id NOT IN (SELECT id FROM sources)",
             "stories without an item": "SELECT COUNT(*) FROM stories WHERE id NOT IN (SELECT story_id FROM items)",
             "topics of no item": "SELECT COUNT(*) FROM item_topics WHERE item_id NOT IN (SELECT id FROM items)",
-            "story keys of no story": "SELECT COUNT(*) FROM story_keys WHERE story_id NOT IN (SELECT id FROM stories)",
         }
         found = {what: db.execute(sql).fetchone()[0] for what, sql in orphans.items()}
         assert not any(found.values()), found

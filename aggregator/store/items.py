@@ -1,5 +1,5 @@
-"""Items, their stories, topics, story keys and search rows: writing them, reading what story
-matching compares a new item with, re-topicking and pruning them. What story an item joins is
+"""Items, their stories, topics and search rows: writing them, reading the window's reports for the
+story index, re-topicking and pruning them. What story an item joins is
 decided by the caller (`update.storing`); this module only stores it.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from aggregator.store.database import Database
 from aggregator.store.schema import from_text, to_text
 from aggregator.text import search_text
-from aggregator.types import ItemFacts, NewItem, Revision, StoredItem, StoredReport
+from aggregator.types import ItemFacts, NewItem, Revision, StoredItem, WindowReport
 
 KEYS_PER_QUERY = 500  # item keys looked up in one statement (SQLite allows 32,766 parameters)
 
@@ -48,91 +48,34 @@ class ItemRecords(Database):
                 found[row[0]] = row[1:]
         return found
 
-    def story_with_link(self, canonical_link: str, earliest: datetime, latest: datetime) -> int | None:
-        """The story of the first item linking this article between `earliest` and `latest`."""
-        row = self.db.execute(
-            """SELECT story_id FROM items WHERE canonical_link = ? AND published BETWEEN ? AND ?
-               ORDER BY published LIMIT 1""",
-            [canonical_link, to_text(earliest), to_text(latest)],
-        ).fetchone()
-        return int(row[0]) if row else None
-
-    def story_reports(self, story_id: int) -> list[StoredReport]:
-        """Every report of a story, oldest first."""
+    def window_reports(self, since: datetime, until: datetime | None = None, after_id: int = 0) -> list[WindowReport]:
+        """The items published since `since` (and before `until`) with an id above `after_id`, for
+        the story index."""
         rows = self.db.execute(
-            "SELECT title, summary, published FROM items WHERE story_id = ? ORDER BY published", [story_id]
+            """SELECT id, source_id, key, story_id, title, summary, published, canonical_link
+               FROM items WHERE published >= ? AND (? IS NULL OR published < ?) AND id > ? ORDER BY id""",
+            [to_text(since), *[to_text(until) if until else None] * 2, after_id],
         )
-        return [StoredReport(story_id, title, summary, from_text(when)) for title, summary, when in rows.fetchall()]
-
-    def name_postings(
-        self, keys: Sequence[int], earliest: datetime, latest: datetime, postings: int
-    ) -> dict[int, set[int]]:
-        """For each name key, the stories among its newest `postings` between `earliest` and `latest`."""
-        if not keys:
-            return {}
-        sql = (
-            "SELECT * FROM (SELECT key, story_id FROM story_keys WHERE key = ? AND published BETWEEN ? AND ?"
-            f" ORDER BY published DESC LIMIT {int(postings)})"
-        )
-        window = (to_text(earliest), to_text(latest))
-        rows = self.db.execute(" UNION ALL ".join([sql] * len(keys)), [v for key in keys for v in (key, *window)])
-        by_key: dict[int, set[int]] = {}
-        for key, story_id in rows.fetchall():
-            by_key.setdefault(key, set()).add(story_id)
-        return by_key
-
-    def candidate_reports(
-        self,
-        keys: Sequence[int],
-        earliest: datetime,
-        latest: datetime,
-        named: set[int],
-        stories: int,
-        postings: int,
-    ) -> dict[int, list[StoredReport]]:
-        """The reports, oldest first, of the `stories` stories sharing most of these keys between
-        `earliest` and `latest` (each key's newest `postings` counted), and of the `named` stories."""
-        # Each key's newest postings only: a key in more reports than that (a common name pair, a
-        # template headline's band) says little, and reading all of them made a poll of 2,000
-        # farm feeds crawl once the archive held 75,000 items.
-        sql = (
-            "SELECT story_id FROM (SELECT story_id FROM story_keys WHERE key = ? AND published BETWEEN ? AND ?"
-            f" ORDER BY published DESC LIMIT {int(postings)})"
-        )
-        # Counted and ranked by SQLite in the same statement that reads the reports: a new item's
-        # keys have a hundred or more postings, and turning each into a Python row cost about 30 us.
-        # The named stories only when there are some: an empty union cost a sixth of the statement.
-        also_named = f"UNION SELECT id FROM stories WHERE id IN ({','.join('?' * len(named))})" if named else ""
-        window = (to_text(earliest), to_text(latest))
-        rows = self.db.execute(
-            f"""WITH shared (story_id) AS ({" UNION ALL ".join([sql] * len(keys))}),
-                     top (story_id) AS (SELECT * FROM (SELECT story_id FROM shared GROUP BY story_id
-                                        ORDER BY COUNT(*) DESC, story_id DESC LIMIT {int(stories)})
-                                        {also_named})
-                SELECT i.story_id, i.source_id, i.title, i.summary, i.published, i.match_words
-                FROM top JOIN items i ON i.story_id = top.story_id
-                ORDER BY i.story_id, i.published, i.id""",
-            [*(value for key in keys for value in (key, *window)), *sorted(named)],
-        ).fetchall()
-        by_story: dict[int, list[StoredReport]] = {}
-        for story_id, source_id, title, summary, when, words in rows:
-            report = StoredReport(story_id, title, summary, from_text(when), words, story_id in named, source_id)
-            by_story.setdefault(story_id, []).append(report)
-        return by_story
+        return [
+            WindowReport(item_id, source_id, key, story_id, title, summary, from_text(published) or since, link)
+            for item_id, source_id, key, story_id, title, summary, published, link in rows.fetchall()
+        ]
 
     def insert_item(self, source_id: int, item: NewItem, now: datetime, story_id: int | None) -> tuple[int, int]:
-        """Store a new item in the story `story_id`, or in a new story of its own when None; its
-        id and its story's. Dated by its publisher, else by `now`, when it was first seen."""
+        """Store a new item in the story `story_id`, or in a new story of its own when None (or when
+        that story is gone: pruned or removed meanwhile); its id and its story's. Dated by its
+        publisher, else by `now`, when it was first seen."""
         published = item.published or now
         updated = max(item.updated or published, published)
+        if story_id is not None:
+            joined = self.db.execute(
+                "UPDATE stories SET published = MIN(published, ?), updated = MAX(updated, ?) WHERE id = ?",
+                [to_text(published), to_text(updated), story_id],
+            )
+            story_id = story_id if joined.rowcount else None
         if story_id is None:
             story_id = self._insert(
                 "stories", {"key": item.story_key, "published": to_text(published), "updated": to_text(updated)}
-            )
-        else:
-            self.db.execute(
-                "UPDATE stories SET published = MIN(published, ?), updated = MAX(updated, ?) WHERE id = ?",
-                [to_text(published), to_text(updated), story_id],
             )
         item_id = self._insert(
             "items",
@@ -147,11 +90,6 @@ class ItemRecords(Database):
             },
         )
         self._add_topics(item_id, item.topics)
-        published_text = to_text(published)
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
-            [(key, story_id, published_text) for key in item.match_keys + tuple(key for _, key in item.name_keys)],
-        )
         return item_id, story_id
 
     def update_item(self, stored: StoredItem, item: NewItem, revision: Revision) -> None:
@@ -215,20 +153,6 @@ class ItemRecords(Database):
                     changed += 1
         return changed
 
-    def recent_titles(self, since: datetime) -> list[tuple[int, str, datetime]]:
-        """(story id, title, published) of every item published since `since`."""
-        rows = self.db.execute("SELECT story_id, title, published FROM items WHERE published >= ?", [to_text(since)])
-        return [(story_id, title, from_text(published) or since) for story_id, title, published in rows.fetchall()]
-
-    def replace_story_keys(self, since: datetime, keys: Sequence[tuple[int, int, datetime]]) -> None:
-        """The story keys of reports published since `since` replaced by `keys` (key, story id, published)."""
-        with self.transaction():
-            self.db.execute("DELETE FROM story_keys WHERE published >= ?", [to_text(since)])
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO story_keys (key, story_id, published) VALUES (?, ?, ?)",
-                [(key, story_id, to_text(published)) for key, story_id, published in keys],
-            )
-
     def prune(self, older_than: datetime, keep_per_source: int, now: datetime) -> int:
         """Delete items published before `older_than`, except each source's newest `keep_per_source`;
         leave a tombstone for each. Returns how many items were pruned."""
@@ -255,10 +179,6 @@ class ItemRecords(Database):
                 "DELETE FROM stories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM items WHERE story_id = stories.id)",
                 touched,
             )
-            self.db.conn.executemany(
-                "DELETE FROM story_keys WHERE story_id = ? AND NOT EXISTS (SELECT 1 FROM stories WHERE id = ?)",
-                [(story_id, story_id) for (story_id,) in touched],
-            )
             self._redate_stories([story_id for (story_id,) in touched])
             self.mark_outputs_stale()
         self.db.execute("PRAGMA optimize")
@@ -281,5 +201,4 @@ def _content_fields(item: NewItem) -> dict[str, Any]:
         "content_hash": item.content_hash,
         "categories": json.dumps(list(item.categories)),
         "language": item.language,
-        "match_words": item.match_words or None,
     }

@@ -1,7 +1,7 @@
 """The schema's history: every migration, applied in order when a database opens (sqlite-utils'
 Migrations), and the form times are stored in: ISO 8601 UTC text ("2026-11-28T16:32:31Z"), which
-sorts as time does. A migration depends on no story rule of the day: where stored data must be made
-again by today's code (story keys), a migration leaves a mark in `meta` and the pipeline acts on it.
+sorts as time does. A migration depends on no story rule of the day: what story matching derives
+from the items (its keys) lives in memory and is made again by today's code when a process starts.
 """
 
 from __future__ import annotations
@@ -285,3 +285,12 @@ def m016_authors_without_addresses(db: sqlite_utils.Database) -> None:
             entry = Entry(guid=None, title=title, link=link, summary=summary, content=content, author=name)
             changed.append((name, content_hash(entry), item_id))
     db.conn.executemany("UPDATE items SET author = ?, content_hash = ? WHERE id = ?", changed)
+
+
+@migrations()
+def m017_story_index_in_memory(db: sqlite_utils.Database) -> None:
+    # Story matching keeps its keys and prepared headlines in memory (stories/index.py), built from
+    # the items of the window: the key table (a fifth of the file's bytes) and the words column go.
+    db.execute("DROP TABLE IF EXISTS story_keys")
+    db.execute("ALTER TABLE items DROP COLUMN match_words")
+    db.execute("DELETE FROM meta WHERE key = 'story_keys_stale'")

@@ -112,7 +112,6 @@ class SourceRecords(Database):
             self.db.execute("DELETE FROM items WHERE source_id = ?", [source_id])
             self.db.execute("DELETE FROM stories WHERE id NOT IN (SELECT DISTINCT story_id FROM items)")
             self._redate_stories(touched)
-            self.db.execute("DELETE FROM story_keys WHERE story_id NOT IN (SELECT id FROM stories)")
             self.db.execute("DELETE FROM sources WHERE id = ?", [source_id])
             self.mark_outputs_stale()
             return int(deleted)

@@ -1,19 +1,21 @@
-"""One poll: the sources fetched, each new body parsed and prepared (in the parser processes when
-many), matched to stories and stored by one writer thread while the others are still fetched, then
-each source's next poll scheduled. A failure of one source, fetching, parsing or storing it, is
-that source's stored error; the others go on.
+"""One poll: the sources fetched, each new body parsed and prepared (in the parser processes while
+the others are still fetched, when many), the new items of all of them matched to stories
+together in the canonical order (update/storing.py), each source written as a unit of its own,
+then its next poll scheduled. A failure of one source, fetching, parsing, matching or storing it,
+is that source's stored error; the others go on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aggregator import identity
 from aggregator.config import PollSettings, Settings
@@ -28,28 +30,26 @@ from aggregator.types import (
     FetchRecord,
     FetchResult,
     NewItem,
+    ParsedFeed,
     PollSummary,
     SaveCounts,
     Source,
     UpdateOutcome,
 )
-from aggregator.update.storing import Storing
+from aggregator.update.storing import Plan, Storing
 
 if TYPE_CHECKING:
     from aggregator.update.pool import ParserPool, Prepared
-    from aggregator.update.writer import Stored
 
 log = logging.getLogger(__name__)
 PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
 
 Fetcher = Callable[
-    [Sequence[Source], PollSettings, Callable[[FetchResult], Awaitable[None] | None] | None],
+    [Sequence[Source], PollSettings, Callable[[FetchResult], Awaitable[object] | None] | None],
     Coroutine[Any, Any, list[FetchResult]],
 ]
 Clock = Callable[[], datetime]
-# A fetched answer ready to store: its source, and what the pool made of its body (None: nothing
-# yet, the body is parsed when stored; a ParseError: the body is not a feed).
-_Fetched = tuple[Source, FetchResult, "Prepared | ParseError | None"]
+_T = TypeVar("_T")
 
 
 class Pipeline:
@@ -89,25 +89,19 @@ class Pipeline:
     def poll(self, sources: Sequence[Source], on_result: Callable[[FetchResult], None] | None = None) -> PollSummary:
         """Fetch `sources` once and store what each of them brought; what each source stored (or why
         it failed), in the order of `sources`. Publishing is the caller's."""
-        self.storing.rebuild_stale_keys(self.clock())
-        from aggregator.update.writer import StoreWriter
-
-        # Each feed is stored as soon as it is fetched and parsed, while the rest are still on the way.
-        writer: StoreWriter[_Fetched, UpdateOutcome] = StoreWriter(
-            self.store, lambda job: self._store_result(job[0], job[1], prepared=job[2])
-        )
+        bodies: list[_Body] = []
         results: list[FetchResult] = []
         interrupted = False
         try:
-            results = asyncio.run(self._fetch(sources, on_result, writer.put)) if sources else []
+            results = asyncio.run(self._fetch(sources, on_result, bodies.append)) if sources else []
         except asyncio.CancelledError:
             interrupted = True
-        finally:
-            try:
-                stored = {outcome.source_id: outcome for outcome in writer.finish()}
-            except BaseException:
-                self._stored_versions.clear()  # a failed batch is rolled back: what it stored is not
-                raise
+        try:
+            stored = self._store_bodies(sorted(bodies, key=lambda body: body.source.id))
+        except BaseException:
+            self._stored_versions.clear()  # a failed batch is rolled back: what it stored is not
+            self.storing.forget()
+            raise
         if interrupted:
             log.warning("poll of %d sources cancelled before it finished; %d were stored", len(sources), len(stored))
             return PollSummary(outcomes=tuple(stored.values()), interrupted=True)
@@ -120,22 +114,52 @@ class Pipeline:
         with self.store.batch() as checkpoint:
             for source, result in zip(sources, results, strict=True):
                 if source.id not in stored:
-                    stored[source.id] = self._store_result(source, result, network_down)
+                    absorb = functools.partial(self._absorb, source, result, network_down)
+                    stored[source.id] = self._isolated(source, result, absorb)
                     checkpoint()
         outcomes = tuple(stored[source.id] for source in sources)
         self._slow_down_rate_limited_hosts(outcomes)
         return PollSummary(outcomes=outcomes, network_down=network_down)
 
+    def _store_bodies(self, bodies: Sequence[_Body]) -> dict[int, UpdateOutcome]:
+        """Store the new bodies of a poll: each read (parsed and prepared, unless the pool did),
+        then the new items of all of them matched to stories together (`Storing.plan`, in the
+        canonical order), then each source written as a unit of its own."""
+        outcomes: dict[int, UpdateOutcome] = {}
+        reads: list[_Read] = []
+        with self.store.batch() as checkpoint:
+            for body in bodies:
+                read = self._isolated(body.source, body.result, functools.partial(self._read, body))
+                if isinstance(read, _Read):
+                    reads.append(read)
+                else:
+                    outcomes[body.source.id] = read
+                checkpoint()
+        if not reads:
+            return outcomes
+        plans = self.storing.plan([(read.source, read.items) for read in reads], self.clock(), self.settings.dedupe)
+        with self.store.batch() as checkpoint:
+            for read, plan in zip(reads, plans, strict=True):
+                outcome = self._isolated(
+                    read.source, read.result, functools.partial(self._write, read, plan), self.storing.undo, plan
+                )
+                if not outcome.error:
+                    self.storing.settle(plan)
+                outcomes[read.source.id] = outcome
+                checkpoint()
+        self.storing.finish_poll()
+        return outcomes
+
     async def _fetch(
         self,
         sources: Sequence[Source],
         on_result: Callable[[FetchResult], None] | None,
-        ready: Callable[[_Fetched, Stored], None],
+        ready: Callable[[_Body], None],
     ) -> list[FetchResult]:
-        """Fetch the sources; each new body goes to `ready` as soon as it can be stored, with a
-        callback for when it is. In a poll of many, each new body is first parsed and its items
-        prepared in the process pool, while the rest are still fetched. A fetch keeps its place
-        until its body is stored, so bodies never pile up in memory faster than they are stored."""
+        """Fetch the sources; each new body goes to `ready`. In a poll of many, each new body is
+        first parsed and its items prepared in the process pool, while the rest are still fetched;
+        its fetch keeps its place until then, so bodies never pile up in memory faster than they
+        are parsed, and only what the pool made of a body is kept, not the body."""
         loop = asyncio.get_running_loop()
         self._running_fetch = (loop, asyncio.current_task())
         from aggregator.update.pool import parse_and_prepare
@@ -145,45 +169,48 @@ class Pipeline:
         by_url = {source.url: source for source in sources}
         now = self.clock()
 
-        def parsed(job: tuple[Source, FetchResult], stored: Stored, future: asyncio.Future[Prepared]) -> None:
+        def parsed(body: _Body, settled: asyncio.Future[None], future: asyncio.Future[Prepared]) -> None:
             nonlocal broken
             error = None if future.cancelled() else future.exception()
             if isinstance(error, BrokenProcessPool):
                 broken += 1  # a worker died (out of memory, killed): this feed is parsed inline instead
             if isinstance(error, ParseError):
-                ready((*job, error), stored)
-            else:  # anything else the worker raised is raised again by parsing inline
-                ready((*job, None if error or future.cancelled() else future.result()), stored)
+                body.prepared = error
+            elif error is None and not future.cancelled():
+                body.prepared = future.result()
+                body.result = dataclasses.replace(body.result, body=None)
+            # anything else the worker raised is raised again by parsing inline
+            ready(body)
+            if not settled.done():
+                settled.set_result(None)
 
         def fetched(result: FetchResult) -> asyncio.Future[None] | None:
             if on_result:
                 on_result(result)
             source = by_url.get(result.url)
-            if source is None or not _needs_parsing(source, result):
-                return None  # nothing new to store: a failure, a 304, the same bytes as last time
-            done: asyncio.Future[None] = loop.create_future()
-
-            def stored() -> None:  # called in the writer thread
-                with contextlib.suppress(RuntimeError):  # the loop is closed: the poll was cancelled
-                    loop.call_soon_threadsafe(_settle, done)
-
-            if wide:
-                job = functools.partial(
-                    parse_and_prepare,
-                    result.body or b"",
-                    result.headers,
-                    result.final_url,
-                    now,
-                    source,
-                    self.matcher,
-                    self._stored_versions.get(source.id, frozenset()),
-                    self.settings.poll.max_entries,
-                )
-                future = self.parser_pool().prepare(loop, job)
-                future.add_done_callback(functools.partial(parsed, (source, result), stored))
-            else:
-                ready((source, result, None), stored)
-            return done
+            if source is None or result.body is None or result.error:
+                return None  # nothing new to store: a failure, a 304
+            digest = identity.body_hash(result.body)
+            if digest == source.body_hash:
+                return None  # the same bytes as last time
+            body = _Body(source, result, digest)
+            if not wide:
+                ready(body)
+                return None
+            job = functools.partial(
+                parse_and_prepare,
+                result.body,
+                result.headers,
+                result.final_url,
+                now,
+                source,
+                self.matcher,
+                self._stored_versions.get(source.id, frozenset()),
+                self.settings.poll.max_entries,
+            )
+            settled: asyncio.Future[None] = loop.create_future()
+            self.parser_pool().prepare(loop, job).add_done_callback(functools.partial(parsed, body, settled))
+            return settled
 
         try:
             results = await self.fetcher_in_use()(sources, self.settings.poll, fetched)
@@ -209,24 +236,25 @@ class Pipeline:
         if running and running[1]:
             running[0].call_soon_threadsafe(running[1].cancel)
 
-    def _store_result(
+    def _isolated(
         self,
         source: Source,
         result: FetchResult,
-        network_down: bool = False,
-        prepared: Prepared | ParseError | None = None,
-    ) -> UpdateOutcome:
-        """Store one fetch's result as a unit of its own: whatever goes wrong storing, matching or
+        work: Callable[[], _T],
+        undo: Callable[[Plan], None] | None = None,
+        plan: Plan | None = None,
+    ) -> _T | UpdateOutcome:
+        """Do `work` for one source as a unit of its own: whatever goes wrong storing, matching or
         indexing it is undone, becomes that source's stored error, and the poll goes on with the
         other sources. Only a database that cannot be written stops the poll."""
-        # A body's items are many writes, undone together; any other result writes one row.
-        unit = self.store.transaction() if result.body is not None or result.moved_to else contextlib.nullcontext()
         try:
-            with unit:
-                return self._absorb(source, result, network_down, prepared)
+            with self.store.transaction():
+                return work()
         except StorageError:
             raise
         except Exception as exc:
+            if undo and plan:
+                undo(plan)
             log.error("%s (%s) could not be stored", source.display_name, source.url, exc_info=True)
             # What was remembered of this source's last feed was rolled back with it.
             self._stored_versions.pop(source.id, None)
@@ -234,63 +262,67 @@ class Pipeline:
             error = f"its entries could not be stored: {type(exc).__name__}: {exc}"
             return self._failed(source, result, error, self.clock(), network_down=False)
 
-    def _absorb(
-        self,
-        source: Source,
-        result: FetchResult,
-        network_down: bool = False,
-        prepared: Prepared | ParseError | None = None,
-    ) -> UpdateOutcome:
-        """Store one fetch's result and schedule the next; a failed fetch or a body that is not a
-        feed becomes the source's stored error. `prepared` is what the pool made of the body, when
-        it did."""
+    def _absorb(self, source: Source, result: FetchResult, network_down: bool) -> UpdateOutcome:
+        """Store a result that brought no new body: a failure, a 304, the same bytes as last time,
+        or a permanent move."""
         now = self.clock()
         if not self.store.source_exists(source.id):
-            log.info("%s was removed while it was being polled; its result is dropped", source.url)
-            return UpdateOutcome(
-                source.id, source.url, source.display_name, result.status, error="removed while polled"
-            )
+            return _removed(source, result)
         if result.moved_to and result.moved_to != source.url:
-            # 301/308: the publisher moved the feed for good; the old URL stays as an alias.
-            log.warning("%s moved permanently to %s", source.url, result.moved_to)
-            source = self.store.move_source(source.id, result.moved_to)
-            prepared = None  # its items are keyed by the new URL: prepared again below
+            source = self._move(source, result)
         if result.error:
             return self._failed(source, result, result.error, now, network_down)
-        name = source.display_name
         if result.not_modified:
-            log.info("%s: HTTP 304 in %.2f s, not modified", name, result.elapsed)
+            log.info("%s: HTTP 304 in %.2f s, not modified", source.display_name, result.elapsed)
             return self._unchanged(source, result, now, keep_validators=True)
-        body = result.body or b""
-        digest = identity.body_hash(body)
-        # Same bytes as last time (a server without validators): nothing can have changed.
-        if digest == source.body_hash:
-            log.info("%s: HTTP %s in %.2f s, same bytes as before", name, result.status, result.elapsed)
-            return self._unchanged(source, result, now, body_hash=digest)
+        digest = identity.body_hash(result.body or b"")
+        log.info("%s: HTTP %s in %.2f s, same bytes as before", source.display_name, result.status, result.elapsed)
+        return self._unchanged(source, result, now, body_hash=digest)
+
+    def _read(self, body: _Body) -> _Read | UpdateOutcome:
+        """Parse and prepare a new body (unless the pool did); a body that is not a feed becomes the
+        source's stored error."""
+        source, result, prepared = body.source, body.result, body.prepared
+        now = self.clock()
+        if not self.store.source_exists(source.id):
+            return _removed(source, result)
+        if result.moved_to and result.moved_to != source.url:
+            source = self._move(source, result)
+            prepared = None  # its items are keyed by the new URL: prepared again below
         from aggregator.parse import parse_feed
 
         try:
             if isinstance(prepared, ParseError):
                 raise prepared
             if prepared is None:
-                parsed = parse_feed(body, result.headers, result.final_url, now, self.settings.poll.max_entries)
-                new_items, versions = prepare_changed_items(
+                parsed = parse_feed(
+                    result.body or b"", result.headers, result.final_url, now, self.settings.poll.max_entries
+                )
+                items, versions = prepare_changed_items(
                     source, parsed.entries, self.matcher, self._stored_versions.get(source.id, frozenset())
                 )
             else:
-                parsed, new_items, versions = prepared
+                parsed, items, versions = prepared
         except ParseError as exc:
-            return self._failed(source, result, str(exc), now, network_down)
+            return self._failed(source, result, str(exc), now, network_down=False)
         if parsed.warning:
-            log.warning("%s: %s", name, parsed.warning)
-        counts = self.save_items(source, new_items, now)
-        self._stored_versions[source.id] = versions
+            log.warning("%s: %s", source.display_name, parsed.warning)
+        return _Read(source, dataclasses.replace(result, body=None), body.digest, parsed, items, versions)
+
+    def _write(self, read: _Read, plan: Plan) -> UpdateOutcome:
+        """Write a read body's planned items and the source's health, and schedule its next poll."""
+        source, result, parsed = read.source, read.result, read.parsed
+        now = self.clock()
+        counts = self.storing.write(plan, now)
+        if counts.new or counts.updated:
+            self._recent_published.pop(source.id, None)
+        self._stored_versions[source.id] = read.versions
         decision = self._healthy(
             source,
             result,
             now,
             parsed.meta.hints,
-            body_hash=digest,
+            body_hash=read.digest,
             last_warning=parsed.warning,
             feed_title=parsed.meta.title,
             feed_link=parsed.meta.link,
@@ -314,6 +346,12 @@ class Pipeline:
             next_at=decision.at,
             elapsed=result.elapsed,
         )
+
+    def _move(self, source: Source, result: FetchResult) -> Source:
+        """301/308: the publisher moved the feed for good; the old URL stays as an alias."""
+        assert result.moved_to
+        log.warning("%s moved permanently to %s", source.url, result.moved_to)
+        return self.store.move_source(source.id, result.moved_to)
 
     def _unchanged(self, source: Source, result: FetchResult, now: datetime, **extra: Any) -> UpdateOutcome:
         decision = self._healthy(source, result, now, source.hints, **extra)
@@ -419,14 +457,31 @@ class Pipeline:
                     log.warning("%s answered 429: %d more sources on it wait until %s", host, held, outcome.next_at)
 
 
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+@dataclass
+class _Body:
+    """A new body fetched for a source, and what the pool made of it (then the body is dropped)."""
+
+    source: Source
+    result: FetchResult
+    digest: str
+    prepared: Prepared | ParseError | None = None
 
 
-def _needs_parsing(source: Source, result: FetchResult) -> bool:
-    """A new body: not an error, not a 304, not the same bytes as last time."""
-    return result.body is not None and not result.error and identity.body_hash(result.body) != source.body_hash
+@dataclass(frozen=True)
+class _Read:
+    """A new body parsed and prepared, ready to be matched and written."""
+
+    source: Source
+    result: FetchResult
+    digest: str
+    parsed: ParsedFeed
+    items: list[NewItem]
+    versions: frozenset[int]
+
+
+def _removed(source: Source, result: FetchResult) -> UpdateOutcome:
+    log.info("%s was removed while it was being polled; its result is dropped", source.url)
+    return UpdateOutcome(source.id, source.url, source.display_name, result.status, error="removed while polled")
 
 
 def _schedule_fields(decision: Decision) -> dict[str, Any]:

@@ -1,192 +1,201 @@
-"""Storing one source's prepared items, with every decision made here and every write made by the
-store, in one transaction:
+"""Storing a poll's items: the story of every new item decided here, over the story index in
+memory (stories/index.py), and each source's items written by the store in one transaction.
 
-- a new item joins the story of an article it links within the window, unless the page was reused
-  for other news (`link_veto`); else the story whose reports the story rules match best among the
-  candidates the store reads for its keys (`choose_story`); else it starts a story;
-- a changed item is revised in place; its revisions are counted per day, and its story shows as
-  updated only while it is not flapping (`revise`);
-- an item retention pruned is not stored again.
+- `plan`: every new item of the poll, from every source, is matched in the canonical order
+  (published, then source, then item key), never in the order feeds were fetched, and added to the
+  index at once so that the next item can join its story. A wire polled in any order, in one poll
+  or in many that bring its items as they are published, gives the same stories. A changed item
+  is revised in place: its revisions are counted per day, and its story shows as updated only
+  while it is not flapping (`revise`). An item retention pruned is not stored again.
+- `write`: one source's planned items written with their story ids; a story a new item starts gets
+  its id from the store when first written (`settle` tells the index), and a failed write is
+  taken out of the index again (`undo`), so the index holds what the database holds.
 
-Stored reports' headlines are prepared once and kept (`HEADLINE_CACHE`): syndicated stories are
-candidates for one new item after another.
+The index is built from the items of the dedupe window when first needed, and takes in the items
+other processes stored (an `offthewire poll` beside the daemon) before each plan.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from aggregator import stories
 from aggregator.config import DedupeSettings
 from aggregator.store import Store
-from aggregator.stories.rules import (
-    CANDIDATE_REPORTS_NEWEST,
-    CANDIDATE_REPORTS_OLDEST,
-    KEY_POSTINGS,
-    MAX_CANDIDATE_STORIES,
-    RARE_NAME_POSTINGS,
-    RARE_NAME_STORIES,
-)
+from aggregator.stories.index import Candidate, StoryIndex
 from aggregator.text import plain_text
-from aggregator.types import NewItem, Revision, SaveCounts, Source, StoredItem, StoredReport
+from aggregator.types import NewItem, Revision, SaveCounts, Source, StoredItem, WindowReport
 
-HEADLINE_CACHE = 2_000  # prepared headlines kept for story matching (about 13 MB when full)
-REKEY_DAYS = 14  # story keys made again when marked stale: wider than any sensible [dedupe] window_hours
-STALE_KEYS = "story_keys_stale"  # the mark a migration leaves when story keys must be made again
 REVISION_DAY = timedelta(days=1)
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
+@dataclass
+class Plan:
+    """One source's items as the poll decided to store them."""
+
+    source: Source
+    new: list[tuple[NewItem, Candidate, int]] = field(default_factory=list)  # story: < 0 until written
+    changed: list[tuple[StoredItem, NewItem, Revision]] = field(default_factory=list)
+    started: dict[int, int] = field(default_factory=dict)  # provisional story -> id, once written
+    moved: list[tuple[Candidate, int]] = field(default_factory=list)  # joined a story gone since: a new one
+    error: Exception | None = None  # matching one of its items failed: the source is not written
+
+
 class Storing:
-    """Stores the items of one source after another, remembering prepared headlines between them."""
+    """Plans and writes the items of one poll after another, over one story index."""
 
     def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.clock = clock
-        self._headlines: OrderedDict[tuple[str, str], stories.Headline] = OrderedDict()
+        self.index: StoryIndex | None = None
+        self._last_item_id = 0  # the newest stored item the index has taken in
+        self._since: datetime | None = None  # the index holds the reports published since then
+        self._stored_stories: dict[int, int] = {}  # provisional story -> its stored id, in this poll
 
     def store_items(
         self, source: Source, new_items: Sequence[NewItem], now: datetime, dedupe: DedupeSettings
     ) -> SaveCounts:
-        """Insert one source's new items and revise its changed ones, in one transaction."""
-        window = timedelta(hours=dedupe.window_hours)
-        new = updated = merged = 0
-        with self.store.transaction():
-            if not self.store.source_exists(source.id):
-                return SaveCounts(0, 0, 0)  # removed while it was being polled: store nothing for it
-            keys = [item.key for item in new_items]
+        """Plan and write one source's items, in one transaction."""
+        [plan] = self.plan([(source, new_items)], now, dedupe)
+        try:
+            with self.store.transaction():
+                counts = self.write(plan, now)
+        except BaseException:
+            self.undo(plan)
+            raise
+        self.settle(plan)
+        return counts
+
+    def plan(
+        self, batches: Sequence[tuple[Source, Sequence[NewItem]]], now: datetime, dedupe: DedupeSettings
+    ) -> list[Plan]:
+        """Decide how each source's items are stored: new ones matched to stories in canonical
+        order, changed ones revised. Reads the store, writes nothing."""
+        plans: list[Plan] = []
+        fresh: list[tuple[Candidate, NewItem, Plan]] = []
+        for source, items in batches:
+            plan = Plan(source)
+            plans.append(plan)
+            keys = [item.key for item in items]
             stored = self.store.stored_items(source.id, keys)
             pruned = self.store.pruned_keys(source.id, [key for key in keys if key not in stored])
-            written: list[tuple[int, NewItem]] = []
-            for item in new_items:
+            for item in items:
                 known = stored.get(item.key)
-                if known is None:
-                    if item.key in pruned:
-                        continue
-                    story_id = self.story_for(source.id, item, item.published or now, window)
-                    item_id, _ = self.store.insert_item(source.id, item, now, story_id)
-                    written.append((item_id, item))
-                    merged += story_id is not None
-                    new += 1
-                elif known.content_hash != item.content_hash:
-                    self.store.update_item(known, item, revise(known, item, now, dedupe))
-                    written.append((known.id, item))
-                    updated += 1
-            self.store.index_for_search(written)
-        for item in new_items:
-            if item.match is not None:
-                self._remember_headline((item.title, item.summary), item.match)
-        return SaveCounts(new, updated, merged)
-
-    def rebuild_stale_keys(self, now: datetime) -> None:
-        """Make recent reports' story keys again with today's rules, when a migration asked for it."""
-        if self.store.optional_meta(STALE_KEYS) is None:
-            return
-        since = now - timedelta(days=REKEY_DAYS)
-        keys = [
-            (key, story_id, published)
-            for story_id, title, published in self.store.recent_titles(since)
-            for key in stories.lsh_keys(stories.headline(title))
-        ]
-        self.store.replace_story_keys(since, keys)
-        self.store.delete_meta(STALE_KEYS)
-
-    def story_for(self, source_id: int, item: NewItem, published: datetime, window: timedelta) -> int | None:
-        """The stored story a new item joins, if any: the same article within the window, or the
-        same news told in a headline the story rules match."""
-        earliest, latest = published - window, published + window
-        if item.canonical_link:
-            linked = self.store.story_with_link(item.canonical_link, earliest, latest)
-            if linked is not None and not self.link_veto(item, self.store.story_reports(linked)):
-                return linked
-        if not item.match_keys:
-            return None
-        common, named = self.rare_names(item.name_keys, published)
-        reports = self.candidates(source_id, item.match_keys, earliest, latest, named)
-        return self.choose_story(replace(item, common_names=common), reports) if reports else None
-
-    def rare_names(self, name_keys: Sequence[tuple[str, int]], published: datetime) -> tuple[frozenset[str], set[int]]:
-        """Of a report's `name_keys` (stories.name_keys), the names that more than RARE_NAME_STORIES
-        stories carry within DEVELOPING_HOURS of `published`, and the stories that carry one of the
-        others (a rare name) in those hours."""
-        near = timedelta(hours=stories.DEVELOPING_HOURS)
-        by_key = self.store.name_postings(
-            [key for _, key in name_keys], published - near, published + near, RARE_NAME_POSTINGS
-        )
-        common = frozenset(name for name, key in name_keys if len(by_key.get(key, ())) > RARE_NAME_STORIES)
-        named = {story for found in by_key.values() if len(found) <= RARE_NAME_STORIES for story in found}
-        return common, named
-
-    def candidates(
-        self, source_id: int, keys: Sequence[int], earliest: datetime, latest: datetime, named: set[int]
-    ) -> list[StoredReport]:
-        """The reports a new item of `source_id` is compared with, oldest first: of the
-        MAX_CANDIDATE_STORIES stories sharing most keys with it within the window, and of the
-        `named` stories (sharing a rare name with it), the first and the latest few reports of each
-        (a story carried by twenty outlets is twenty copies of a few headlines). A story the source
-        already carries is left out: one feed does not carry one story twice, so headlines alike
-        within a source are different news."""
-        by_story = self.store.candidate_reports(keys, earliest, latest, named, MAX_CANDIDATE_STORIES, KEY_POSTINGS)
-        chosen: list[StoredReport] = []
-        for reports in by_story.values():
-            if any(report.source_id == source_id for report in reports):
+                if known is None and item.key not in pruned:
+                    fresh.append((candidate(source.id, item, now), item, plan))
+                elif known is not None and known.content_hash != item.content_hash:
+                    plan.changed.append((known, item, revise(known, item, now, dedupe)))
+        fresh.sort(key=lambda planned: planned[0].order)
+        index = self.index_for(now, dedupe, fresh[0][0].published if fresh else None)
+        for found, item, plan in fresh:
+            if plan.error:
                 continue
-            newest = len(reports) - CANDIDATE_REPORTS_NEWEST
-            chosen += [r for n, r in enumerate(reports) if n < CANDIDATE_REPORTS_OLDEST or n >= newest]
-        chosen.sort(key=lambda report: report.published or EARLIEST)
-        return chosen
+            try:
+                story = index.match(found)
+            except Exception as exc:  # one bad entry fails its source (`write` raises it), not the poll
+                plan.error = exc
+                continue
+            if story is None:
+                story = index.new_story()
+            index.add(found, story)
+            plan.new.append((item, found, story))
+        return plans
 
-    def choose_story(self, item: NewItem, reports: Sequence[StoredReport]) -> int | None:
-        """The candidate story this item's headline (and summary) matches best, if any."""
-        mine = item.match or self.headline(item.title, item.summary)
-        published = item.published or self.clock()
-        # Hours apart only where a rare name is shared: the rule for a story developing applies there.
-        apart = [hours_between(published, r.published) if r.shares_rare_name else None for r in reports]
-        common = item.common_names
-        return stories.choose_story(
-            mine,
-            [
-                (r.story_id, self.headline(r.title, r.summary), hours)
-                for r, hours in zip(reports, apart, strict=True)
-                if r.words is None or stories.may_match(mine, r.words, hours, common)
-            ],
-            common,
-        )
+    def write(self, plan: Plan, now: datetime) -> SaveCounts:
+        """Write one planned source inside the caller's transaction; `settle` or `undo` it after."""
+        source_id = plan.source.id
+        if plan.error:
+            raise plan.error
+        if not self.store.source_exists(source_id):
+            self.undo(plan)  # removed while it was being polled: nothing is stored for it
+            return SaveCounts(0, 0, 0)
+        written: list[tuple[int, NewItem]] = []
+        merged = 0
+        for item, found, story in plan.new:
+            known = story if story >= 0 else self._stored_stories.get(story, plan.started.get(story))
+            item_id, stored_story = self.store.insert_item(source_id, item, now, known)
+            if known is None:
+                plan.started[story] = stored_story
+            elif known != stored_story:
+                plan.moved.append((found, stored_story))
+            merged += known == stored_story
+            written.append((item_id, item))
+        for stored, item, revision in plan.changed:
+            self.store.update_item(stored, item, revision)
+            written.append((stored.id, item))
+        self.store.index_for_search(written)
+        return SaveCounts(len(plan.new), len(plan.changed), merged)
 
-    def link_veto(self, item: NewItem, reports: Sequence[StoredReport]) -> bool:
-        """Whether an item that links the same page as a story still tells a different event: a live
-        page or a weather-warning page reused for other news, when every report of the story is a
-        day or more away and names other actors or places."""
-        mine = item.match or self.headline(item.title, item.summary)
-        published = item.published or self.clock()
-        return all(
-            r.published is not None
-            and abs(published - r.published) >= stories.REUSED_LINK_GAP
-            and stories.different_events(mine, self.headline(r.title, r.summary))
-            for r in reports
-        )
+    def settle(self, plan: Plan) -> None:
+        """A source's write was committed: its new stories take their ids in the index, and its
+        revised reports are read again."""
+        if self.index is None:
+            return
+        for provisional, story in plan.started.items():
+            self._stored_stories[provisional] = story
+            self.index.rename_story(provisional, story)
+        for found, story in plan.moved:
+            self.index.add(found, story)
+        for _, item, _ in plan.changed:
+            kept = self.index.report_of(plan.source.id, item.key)
+            if kept is not None:  # read again with its new headline, at its time unless it gives one
+                published = datetime.fromtimestamp(kept.published, UTC)
+                self.index.add(candidate(plan.source.id, item, published), kept.story)
 
-    def headline(self, title: str, summary_html: str) -> stories.Headline:
-        """A stored report's headline prepared for matching, once."""
-        # Syndicated stories are candidates for one new item after another: each stored report's
-        # headline is prepared once, not once per comparison (the cold poll benchmark: 54 s -> 15 s).
-        key = (title, summary_html)
-        found = self._headlines.get(key)
-        if found is None:
-            found = stories.headline(title, plain_text(summary_html))
-        self._remember_headline(key, found)
-        return found
+    def undo(self, plan: Plan) -> None:
+        """A source's write was rolled back: its new reports leave the index."""
+        if self.index is not None:
+            for _, found, _ in plan.new:
+                self.index.discard(found.source, found.item_key)
+        plan.started.clear()
+        plan.moved.clear()
 
-    def _remember_headline(self, key: tuple[str, str], head: stories.Headline) -> None:
-        # Items just stored are the likeliest candidates for the next ones: their headlines, already
-        # prepared by the pool, are kept too.
-        self._headlines[key] = head
-        self._headlines.move_to_end(key)
-        if len(self._headlines) > HEADLINE_CACHE:
-            self._headlines.popitem(last=False)
+    def finish_poll(self) -> None:
+        """Forget the provisional stories of the poll that ended."""
+        self._stored_stories.clear()
+
+    def forget(self) -> None:
+        """Items were pruned or removed: the index is built again when next needed."""
+        self.index = None
+
+    def index_for(self, now: datetime, dedupe: DedupeSettings, earliest: datetime | None = None) -> StoryIndex:
+        """The story index of the window before `now` (or before `earliest`, the oldest report
+        about to be matched, when older: a feed read again after days), built or brought up to date."""
+        window = timedelta(hours=dedupe.window_hours)
+        if self.index is None or self.index.window != window:
+            self.index, self._last_item_id, self._since = StoryIndex(window), 0, None
+        since = min(now, earliest or now) - window
+        if self._since is not None and since < self._since:
+            self._take_in(self.store.window_reports(since, until=self._since))
+        self.index.prune(since)
+        self._since = since
+        self._take_in(self.store.window_reports(since, after_id=self._last_item_id))
+        return self.index
+
+    def _take_in(self, rows: Sequence[WindowReport]) -> None:
+        """Stored reports into the index, those it holds already (stored by this process) left out."""
+        assert self.index is not None
+        for row in rows:
+            self._last_item_id = max(self._last_item_id, row.item_id)
+            if self.index.story_of(row.source_id, row.key) == row.story_id:
+                continue
+            head = stories.headline(row.title, plain_text(row.summary))
+            keys, names = tuple(stories.lsh_keys(head)), tuple(stories.name_keys(head))
+            self.index.add(
+                Candidate(row.source_id, row.key, row.published, row.canonical_link, head, keys, names), row.story_id
+            )
+
+
+def candidate(source_id: int, item: NewItem, now: datetime) -> Candidate:
+    """A new item as the story index matches it; undated, it is dated `now`, when first seen."""
+    head = item.match or stories.headline(item.title, plain_text(item.summary))
+    keys, names = item.match_keys, item.name_keys
+    if item.match is None and not keys:
+        keys, names = tuple(stories.lsh_keys(head)), tuple(stories.name_keys(head))
+    return Candidate(source_id, item.key, item.published or now, item.canonical_link, head, keys, names)
 
 
 def revise(stored: StoredItem, item: NewItem, now: datetime, dedupe: DedupeSettings) -> Revision:

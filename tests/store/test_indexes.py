@@ -1,7 +1,6 @@
 """Indexes the store keeps beside its tables. story_topics (kept by triggers) equals what item_topics
 and stories say through every change: new items, joins, rewrites, re-topicking, pruning, removal;
-story keys are rebuilt when an upgrade changes how they are made; reports stored before their
-matching words were kept are still matched."""
+the upgrade that moved story keys into memory drops their table and keeps matching stored reports."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from aggregator.core import make_aggregator
 from aggregator.exceptions import StorageError
 from aggregator.prepare import prepare_items
 from aggregator.store import Store
-from aggregator.stories import headline, lsh_keys
 from aggregator.types import Entry, FetchRecord, NewItem, SaveCounts, Source
 from aggregator.update.storing import Storing
 
@@ -137,30 +135,9 @@ def test_the_stories_of_several_feeds_at_once_are_each_feeds_own(tmp_path: Path)
     store.close()
 
 
-def test_upgrading_rebuilds_the_story_keys_of_recent_items(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
-    source = store.add_source("https://wire.example/feed", None, [], None, NOW)
-    recent = datetime.now(UTC) - timedelta(days=1)
-    new_item = item("k1", "Typhoon Senbai makes landfall in Fujian", (), 0, "s1")
-    save(store, source, [dataclasses.replace(new_item, published=recent, match_keys=(1,))], WEEK)
-    # As a database from before the new keys: stale keys, and the rebuild not yet applied.
-    store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm014_integer_story_keys'")
-    store.db.conn.commit()
-    store.close()
-
-    upgraded = Store(tmp_path / "t.db")
-    assert upgraded.optional_meta("story_keys_stale") == "1"  # the migration leaves the keys to the rules
-    Storing(upgraded, lambda: NOW).rebuild_stale_keys(datetime.now(UTC))
-    with closing(upgraded.db.conn.cursor()) as cursor:
-        keys = {key for (key,) in cursor.execute("SELECT key FROM story_keys")}
-    assert keys == set(lsh_keys(headline("Typhoon Senbai makes landfall in Fujian")))
-    assert upgraded.optional_meta("story_keys_stale") is None
-    upgraded.close()
-
-
-def test_a_report_stored_before_its_words_were_kept_is_still_matched(tmp_path: Path) -> None:
-    # Items stored before the match_words column have none: they are prepared from their headline
-    # and summary as before, instead of being ruled out as candidates.
+def test_upgrading_drops_the_story_key_table_and_the_words_column(tmp_path: Path) -> None:
+    # A database from before the story index in memory: its key table and words column go, its
+    # items stay, and a report stored before the upgrade is still matched after it.
     settings = Settings(storage=StorageSettings(tmp_path / "t.db"), output=OutputSettings(dir=tmp_path / "public"))
     with make_aggregator(settings) as aggregator:
         first, second = (
@@ -169,15 +146,22 @@ def test_a_report_stored_before_its_words_were_kept_is_still_matched(tmp_path: P
         copy = Entry("wire-1", "Typhoon Senbai makes landfall in Fujian", None, published=NOW)
         (stored,) = prepare_items(first, [copy], aggregator.matcher)
         aggregator.pipeline.save_items(first, [stored], NOW)
-        aggregator.store.db.execute("UPDATE items SET match_words = NULL")
-        aggregator.store.db.conn.commit()
+        db = aggregator.store.db
+        db.execute("CREATE TABLE story_keys (key INTEGER, published TEXT, story_id INTEGER)")
+        db.execute("ALTER TABLE items ADD COLUMN match_words TEXT")
+        db.execute("INSERT INTO meta (key, value) VALUES ('story_keys_stale', '1')")
+        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm017_story_index_in_memory'")
+        db.conn.commit()
+
+    with make_aggregator(settings) as upgraded:
+        db = upgraded.store.db
+        assert "story_keys" not in db.table_names()
+        assert "match_words" not in db["items"].columns_dict
+        assert upgraded.store.optional_meta("story_keys_stale") is None
         (syndicated,) = prepare_items(
-            second, [dataclasses.replace(copy, title="UPDATE 1-" + copy.title)], aggregator.matcher
+            second, [dataclasses.replace(copy, title="UPDATE 1-" + copy.title)], upgraded.matcher
         )
-        counts = aggregator.pipeline.save_items(second, [syndicated], NOW)
-        assert counts.merged == 1
-        with closing(aggregator.store.db.conn.cursor()) as cursor:
-            assert cursor.execute("SELECT COUNT(DISTINCT story_id), COUNT(match_words) FROM items").fetchone() == (1, 1)
+        assert upgraded.pipeline.save_items(second, [syndicated], NOW).merged == 1
 
 
 def test_a_fetch_recorded_in_a_batch_that_cannot_be_written_is_one_plain_error(tmp_path: Path) -> None:

@@ -294,14 +294,31 @@ def test_an_updated_item_is_revised_in_place_and_moves_its_story_when_told(store
     assert item_count(store) == 1
 
 
-def test_the_story_of_a_linked_article_is_found_within_the_window_only(store: Store) -> None:
+def test_the_window_reports_are_the_items_published_since_a_time_after_an_id(store: Store) -> None:
     source = store.add_source(URL, None, [], None, NOW)
-    _, story_id = store.insert_item(source.id, new_item("a"), NOW, None)
-    link = "https://wire.example/a"
+    old_id, _ = store.insert_item(source.id, new_item("old", published=NOW - timedelta(days=5)), NOW, None)
+    first_id, story_id = store.insert_item(source.id, new_item("a"), NOW, None)
+    second_id, _ = store.insert_item(source.id, new_item("b", title="Oil prices climb"), NOW, story_id)
 
-    assert store.story_with_link(link, NOW - timedelta(hours=1), NOW + timedelta(hours=1)) == story_id
-    assert store.story_with_link(link, NOW + timedelta(minutes=1), NOW + timedelta(hours=1)) is None
-    assert store.story_with_link("https://wire.example/b", NOW - timedelta(hours=1), NOW) is None
+    reports = store.window_reports(NOW - timedelta(days=1))
+
+    assert [(r.item_id, r.key, r.story_id, r.title) for r in reports] == [
+        (first_id, "a", story_id, "Harbour cranes idle"),
+        (second_id, "b", story_id, "Oil prices climb"),
+    ]
+    assert [r.item_id for r in store.window_reports(NOW - timedelta(days=1), after_id=first_id)] == [second_id]
+    assert [r.item_id for r in store.window_reports(NOW - timedelta(days=6), until=NOW)] == [old_id]
+
+
+def test_an_item_told_to_join_a_story_gone_meanwhile_starts_one(store: Store) -> None:
+    source = store.add_source(URL, None, [], None, NOW)
+    _, gone = store.insert_item(source.id, new_item("a"), NOW, None)
+    store.db.execute("DELETE FROM items")
+    store.db.execute("DELETE FROM stories")
+
+    _, story_id = store.insert_item(source.id, new_item("b"), NOW, gone)
+
+    assert store.db.execute("SELECT id FROM stories").fetchall() == [(story_id,)]
 
 
 def test_prune_deletes_old_items_beyond_each_sources_newest_and_leaves_tombstones(store: Store) -> None:

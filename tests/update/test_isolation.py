@@ -16,6 +16,7 @@ from fakes import FakeClock, FakeFetcher, aggregator_in
 
 from aggregator.core import Aggregator
 from aggregator.exceptions import StorageError
+from aggregator.stories.index import Candidate, StoryIndex
 from aggregator.types import NewItem
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -131,16 +132,18 @@ def test_the_next_poll_stores_the_failed_source_once_the_fault_is_gone(
     assert len(titles) == 3 and all(title.startswith("Bad: ") for title in titles)
 
 
-def test_a_failure_while_matching_stories_is_isolated_too(aggregator: Aggregator, fetcher: FakeFetcher) -> None:
+def test_a_failure_while_matching_stories_is_isolated_too(
+    aggregator: Aggregator, fetcher: FakeFetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _subscribe(aggregator, fetcher, ["good", "bad"])
-    choose = aggregator.pipeline.storing.choose_story
+    match = StoryIndex.match
 
-    def failing(item: NewItem, reports: Sequence[Any]) -> int | None:
-        if item.link and item.link.startswith("https://bad.example/"):
+    def failing(index: StoryIndex, new: Candidate) -> int | None:
+        if new.link and new.link.startswith("https://bad.example/"):
             raise ValueError("no story for this one")
-        return choose(item, reports)
+        return match(index, new)
 
-    aggregator.pipeline.storing.choose_story = failing  # type: ignore[method-assign]
+    monkeypatch.setattr(StoryIndex, "match", failing)
     # The good feed first, so that the bad one has candidates to compare with.
     fetcher.documents[BAD] = fetcher.documents["https://good.example/feed"].replace(b"good.example", b"bad.example")
 

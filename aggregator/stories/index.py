@@ -1,0 +1,297 @@
+"""The story index: every report inside the dedupe window, held in memory with what matching needs,
+and the choice of the story a new report joins.
+
+Each report is kept with its story, source, time, canonical link, prepared headline and integer
+keys (keys.py). Finding a new report's candidate stories is a few dictionary lookups and a binary
+search per key, whatever the size of the archive, and no report's headline is prepared twice. The
+index is built from the stored items of the window when the process that stores starts, and kept
+up to date as items are stored, revised and pruned; it can always be built again from the items.
+
+`match` applies the rules of rules.py to the candidates:
+
+- a report linking the same article as a report of a story within the window joins that story,
+  unless the page was reused for other news (`different_events`, a day or more apart);
+- else the candidate stories are those sharing most keys with it within the window (each key's
+  newest postings counted), and those sharing a rare name with it within DEVELOPING_HOURS; a story
+  the report's own source already carries is left out (one feed does not carry one story twice);
+  the first and the latest few reports of each are compared, and the best match wins.
+
+Every tie is broken by the reports' canonical order (published, source, item key), never by the
+order reports reached the index: matched in that order, a wire gives the same stories however its
+feeds are fetched or split into polls (see update/storing.py).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from aggregator.stories.headline import Headline
+from aggregator.stories.rules import (
+    CANDIDATE_REPORTS_NEWEST,
+    CANDIDATE_REPORTS_OLDEST,
+    DEVELOPING_HOURS,
+    KEY_POSTINGS,
+    MAX_CANDIDATE_STORIES,
+    RARE_NAME_POSTINGS,
+    RARE_NAME_STORIES,
+    REUSED_LINK_GAP,
+    choose_story,
+    different_events,
+)
+
+HOUR = 3600.0
+# A report's place in the canonical order: (published, source id, item key).
+Order = tuple[float, int, str]
+# A key's posting: (published, report number), kept sorted.
+Posting = tuple[float, int]
+K = TypeVar("K", int, str)
+
+
+@dataclass(slots=True, eq=False)
+class Report:
+    """What the index keeps of one stored report."""
+
+    story: int
+    source: int
+    item_key: str
+    published: float  # POSIX seconds
+    link: str | None
+    head: Headline
+    keys: tuple[int, ...]
+    names: tuple[tuple[str, int], ...]
+
+    @property
+    def order(self) -> Order:
+        return (self.published, self.source, self.item_key)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A report offered for matching: its source, item key, time and what its headline gave."""
+
+    source: int
+    item_key: str
+    published: datetime
+    link: str | None
+    head: Headline
+    keys: tuple[int, ...]
+    names: tuple[tuple[str, int], ...]
+
+    @property
+    def order(self) -> Order:
+        return (self.published.timestamp(), self.source, self.item_key)
+
+
+@dataclass
+class StoryIndex:
+    """The reports of the window, by story, key, name key and canonical link."""
+
+    window: timedelta
+    reports: dict[int, Report] = field(default_factory=dict)
+    _numbers: dict[tuple[int, str], int] = field(default_factory=dict)  # (source, item key) -> report number
+    _stories: dict[int, list[int]] = field(default_factory=dict)  # story -> report numbers
+    _keys: dict[int, list[Posting]] = field(default_factory=dict)
+    _names: dict[int, list[Posting]] = field(default_factory=dict)
+    _links: dict[str, list[Posting]] = field(default_factory=dict)
+    _next_number: int = 0
+    _next_provisional: int = -1
+
+    def __len__(self) -> int:
+        return len(self.reports)
+
+    def new_story(self) -> int:
+        """A provisional (negative) story id for a report that starts a story; the store gives the
+        real one when the story is written (`rename_story`)."""
+        story, self._next_provisional = self._next_provisional, self._next_provisional - 1
+        return story
+
+    def add(self, candidate: Candidate, story: int) -> None:
+        """Keep a report of `story`; a report of the same source and item key is replaced (a revision)."""
+        self.discard(candidate.source, candidate.item_key)
+        number = self._next_number
+        self._next_number += 1
+        report = Report(
+            story,
+            candidate.source,
+            candidate.item_key,
+            candidate.published.timestamp(),
+            candidate.link,
+            candidate.head,
+            candidate.keys,
+            candidate.names,
+        )
+        self.reports[number] = report
+        self._numbers[(report.source, report.item_key)] = number
+        self._stories.setdefault(story, []).append(number)
+        posting = (report.published, number)
+        for key in report.keys:
+            bisect.insort(self._keys.setdefault(key, []), posting)
+        for _, key in report.names:
+            bisect.insort(self._names.setdefault(key, []), posting)
+        if report.link:
+            bisect.insort(self._links.setdefault(report.link, []), posting)
+
+    def discard(self, source: int, item_key: str) -> None:
+        """Forget a report (its item was pruned, or its write undone), if kept."""
+        number = self._numbers.pop((source, item_key), None)
+        if number is None:
+            return
+        report = self.reports.pop(number)
+        posting = (report.published, number)
+        members = self._stories[report.story]
+        members.remove(number)
+        if not members:
+            del self._stories[report.story]
+        for key in report.keys:
+            _unpost(self._keys, key, posting)
+        for _, key in report.names:
+            _unpost(self._names, key, posting)
+        if report.link:
+            _unpost(self._links, report.link, posting)
+
+    def discard_source(self, source: int) -> None:
+        """Forget every report of a source (it was removed)."""
+        for found_source, item_key in [pair for pair in self._numbers if pair[0] == source]:
+            self.discard(found_source, item_key)
+
+    def prune(self, before: datetime) -> int:
+        """Forget the reports published before `before`; how many."""
+        edge = before.timestamp()
+        old = [(r.source, r.item_key) for r in self.reports.values() if r.published < edge]
+        for source, item_key in old:
+            self.discard(source, item_key)
+        return len(old)
+
+    def rename_story(self, provisional: int, story: int) -> None:
+        """The store gave a story its real id."""
+        numbers = self._stories.pop(provisional, [])
+        for number in numbers:
+            self.reports[number].story = story
+        self._stories.setdefault(story, []).extend(numbers)
+
+    def report_of(self, source: int, item_key: str) -> Report | None:
+        number = self._numbers.get((source, item_key))
+        return self.reports[number] if number is not None else None
+
+    def story_of(self, source: int, item_key: str) -> int | None:
+        report = self.report_of(source, item_key)
+        return report.story if report is not None else None
+
+    def story_sizes(self) -> dict[int, int]:
+        """Reports per story, for tests and `check`."""
+        return {story: len(numbers) for story, numbers in self._stories.items()}
+
+    def match(self, new: Candidate) -> int | None:
+        """The story a new report joins, if any: the story of an article it links within the
+        window (unless the page was reused for other news), else the candidate story the rules
+        match best."""
+        linked = self._linked_story(new)
+        if linked is not None:
+            return linked
+        if not new.keys:
+            return None
+        published = new.published.timestamp()
+        common, named = self.rare_names(new.names, published)
+        reports = self._candidates(new, published, named)
+        if not reports:
+            return None
+        apart = [abs(published - r.published) / HOUR if r.story in named else None for r in reports]
+        return choose_story(
+            new.head, [(r.story, r.head, hours) for r, hours in zip(reports, apart, strict=True)], common
+        )
+
+    def _linked_story(self, new: Candidate) -> int | None:
+        if not new.link:
+            return None
+        published = new.published.timestamp()
+        reach = self.window.total_seconds()
+        postings = _between(self._links.get(new.link, []), published - reach, published + reach)
+        if not postings:
+            return None
+        first = min((self.reports[number] for _, number in postings), key=lambda report: report.order)
+        gap = REUSED_LINK_GAP.total_seconds()
+        reused = all(
+            abs(published - r.published) >= gap and different_events(new.head, r.head)
+            for r in self._story_reports(first.story)
+        )
+        return None if reused else first.story
+
+    def rare_names(self, names: Sequence[tuple[str, int]], published: float) -> tuple[frozenset[str], set[int]]:
+        """Of a report's name keys, the names more than RARE_NAME_STORIES stories carry within
+        DEVELOPING_HOURS of it, and the stories carrying one of the others (a rare name) then."""
+        near = DEVELOPING_HOURS * HOUR
+        common: set[str] = set()
+        named: set[int] = set()
+        for name, key in names:
+            found = self._newest_stories(
+                self._names.get(key, []), published - near, published + near, RARE_NAME_POSTINGS
+            )
+            if len(set(found)) > RARE_NAME_STORIES:
+                common.add(name)
+            else:
+                named.update(found)
+        return frozenset(common), named
+
+    def _candidates(self, new: Candidate, published: float, named: set[int]) -> list[Report]:
+        """The reports a new report is compared with, in canonical order: the first and latest few
+        of the MAX_CANDIDATE_STORIES stories sharing most keys with it within the window, and of
+        the `named` ones; a story its own source carries is left out."""
+        reach = self.window.total_seconds()
+        shared: dict[int, int] = {}
+        for key in new.keys:
+            for story in self._newest_stories(
+                self._keys.get(key, []), published - reach, published + reach, KEY_POSTINGS
+            ):
+                shared[story] = shared.get(story, 0) + 1
+        # Most keys shared first; among equals the newest story (by its first report) first.
+        firsts = {story: self._story_reports(story)[0].order for story in shared.keys() | named}
+        ranked = sorted(shared, key=firsts.__getitem__, reverse=True)
+        ranked.sort(key=shared.__getitem__, reverse=True)
+        chosen: list[Report] = []
+        for story in dict.fromkeys([*ranked[:MAX_CANDIDATE_STORIES], *sorted(named, key=firsts.__getitem__)]):
+            reports = self._story_reports(story)
+            if any(report.source == new.source for report in reports):
+                continue
+            newest = len(reports) - CANDIDATE_REPORTS_NEWEST
+            chosen += [r for n, r in enumerate(reports) if n < CANDIDATE_REPORTS_OLDEST or n >= newest]
+        chosen.sort(key=lambda report: report.order)
+        return chosen
+
+    def _newest_stories(self, postings: list[Posting], earliest: float, latest: float, limit: int) -> list[int]:
+        """The stories of a key's newest `limit` postings between `earliest` and `latest`, a report
+        counted once per story and time."""
+        seen: set[tuple[float, int]] = set()
+        stories: list[int] = []
+        for published, number in reversed(_between(postings, earliest, latest)):
+            story = self.reports[number].story
+            if (published, story) in seen:
+                continue
+            seen.add((published, story))
+            stories.append(story)
+            if len(seen) >= limit:
+                break
+        return stories
+
+    def _story_reports(self, story: int) -> list[Report]:
+        return sorted((self.reports[number] for number in self._stories.get(story, ())), key=lambda r: r.order)
+
+
+def _between(postings: list[Posting], earliest: float, latest: float) -> list[Posting]:
+    start = bisect.bisect_left(postings, (earliest, -1))
+    end = bisect.bisect_right(postings, (latest, float("inf")))
+    return postings[start:end]
+
+
+def _unpost(index: dict[K, list[Posting]], key: K, posting: Posting) -> None:
+    postings = index.get(key)
+    if postings is None:
+        return
+    at = bisect.bisect_left(postings, posting)
+    if at < len(postings) and postings[at] == posting:
+        del postings[at]
+    if not postings:
+        del index[key]

@@ -1,0 +1,143 @@
+"""The story index in memory: reports kept, replaced, forgotten and pruned; a story's provisional id
+renamed; the story a new report joins (by link, unless the page was reused; by the rules among
+candidates, never a story of its own source); and an index built again from the database after a
+restart matches new reports into the stories stored before it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conftest import rss
+from fakes import FakeClock, FakeFetcher, aggregator_in
+
+from aggregator import stories
+from aggregator.stories.index import Candidate, StoryIndex
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(hours=72)
+SENBAI = "Typhoon Senbai makes landfall in Fujian, forcing evacuations"
+FILLER = [
+    "Harbour cranes idle as dockers strike over pay in Rotterdam",
+    "Orchard frost ruins apple harvest across Tyrol valleys",
+    "Choir from Cork wins European trophy in Riga",
+    "Tram depot floods after storm in Leeds",
+    "Central bank of Chile holds its rate at 5 percent",
+    "Wildfire near Marseille forces 2,000 to leave homes",
+]
+
+
+def report(title: str, source: int = 1, key: str | None = None, hours: float = 0, link: str | None = None) -> Candidate:
+    head = stories.headline(title)
+    return Candidate(
+        source,
+        key or title,
+        T0 + timedelta(hours=hours),
+        link,
+        head,
+        tuple(stories.lsh_keys(head)),
+        tuple(stories.name_keys(head)),
+    )
+
+
+def test_a_copy_from_another_source_joins_the_story_and_one_from_the_same_source_does_not() -> None:
+    index = StoryIndex(WINDOW)
+    index.add(report(SENBAI, source=1), 7)
+    for n, title in enumerate(FILLER):
+        index.add(report(title, source=1, hours=-n), 10 + n)
+
+    assert index.match(report("UPDATE 1-" + SENBAI, source=2, hours=1)) == 7
+    assert index.match(report("UPDATE 1-" + SENBAI, source=1, hours=1)) is None  # its own source's story
+    assert index.match(report("Lottery numbers drawn on Saturday", source=2)) is None
+
+
+def test_a_report_outside_the_window_is_no_candidate() -> None:
+    index = StoryIndex(WINDOW)
+    index.add(report(SENBAI, source=1), 7)
+
+    assert index.match(report("UPDATE 1-" + SENBAI, source=2, hours=WINDOW.total_seconds() / 3600 + 1)) is None
+
+
+def test_the_same_link_joins_unless_the_page_was_reused_for_other_news_a_day_later() -> None:
+    index = StoryIndex(WINDOW)
+    page = "https://weather.example/warnings"
+    index.add(report("Weather warning for Oslo as freezing rain expected", link=page), 3)
+
+    assert index.match(report("Oslo freezing rain: roads closed", source=2, hours=2, link=page)) == 3
+    reused = report("Weather warning for Bergen as storm nears", source=2, hours=30, link=page)
+    assert index.match(reused) is None
+
+
+def test_a_revision_replaces_the_report_and_discarding_forgets_it_everywhere() -> None:
+    index = StoryIndex(WINDOW)
+    index.add(report(SENBAI, key="k"), 7)
+    index.add(report(FILLER[0], key="k"), 7)  # the same item, rewritten
+
+    assert len(index) == 1
+    assert index.match(report("UPDATE 1-" + SENBAI, source=2)) is None
+    assert index.match(report("UPDATE 1-" + FILLER[0], source=2)) == 7
+    index.discard(1, "k")
+    assert len(index) == 0 and index.story_sizes() == {}
+    assert index.match(report("UPDATE 1-" + FILLER[0], source=2)) is None
+
+
+def test_pruning_forgets_reports_published_before_a_time() -> None:
+    index = StoryIndex(WINDOW)
+    index.add(report(SENBAI, key="old", hours=-100), 1)
+    index.add(report(FILLER[0], key="new"), 2)
+
+    assert index.prune(T0 - WINDOW) == 1
+    assert index.story_sizes() == {2: 1}
+
+
+def test_a_provisional_story_is_renamed_with_every_report() -> None:
+    index = StoryIndex(WINDOW)
+    provisional = index.new_story()
+    assert provisional < 0 and index.new_story() != provisional
+    index.add(report(SENBAI, source=1), provisional)
+    index.add(report("UPDATE 1-" + SENBAI, source=2), provisional)
+
+    index.rename_story(provisional, 41)
+
+    assert index.story_sizes() == {41: 2}
+    assert index.match(report("UPDATE 2-" + SENBAI, source=3)) == 41
+
+
+def test_a_source_removed_leaves_the_index() -> None:
+    index = StoryIndex(WINDOW)
+    index.add(report(SENBAI, source=1), 1)
+    index.add(report(FILLER[0], source=2), 2)
+
+    index.discard_source(1)
+
+    assert index.story_sizes() == {2: 1}
+
+
+def test_after_a_restart_new_reports_join_the_stories_stored_before_it(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    fetcher = FakeFetcher()
+    first, second = "https://first.example/feed", "https://second.example/feed"
+    titles = [SENBAI, *FILLER]
+    fetcher.documents[first] = rss(
+        [(f"a{n}", title, f"https://first.example/{n}", T0 - timedelta(hours=n)) for n, title in enumerate(titles)]
+    )
+    with aggregator_in(tmp_path, clock, fetcher) as before:
+        before.add_source(first)
+        assert before.poll(every_source=True, publish=False).outcomes[0].new == len(titles)
+        stories_before = {item.title: item.story_id for item in before.items(limit=100)}
+
+    clock.advance(hours=20)  # a restart: a new process builds its index from the database
+    fetcher.documents[second] = rss(
+        [
+            ("b0", "UPDATE 1-" + SENBAI, "https://second.example/0", clock.now),
+            ("b1", "Lottery numbers drawn on Saturday in Lyon", "https://second.example/1", clock.now),
+        ]
+    )
+    with aggregator_in(tmp_path, clock, fetcher) as after:
+        after.add_source(second)
+        summary = after.poll([second], publish=False)
+        stories_after = {item.title: item.story_id for item in after.items(limit=100)}
+
+    assert (summary.outcomes[0].new, summary.outcomes[0].merged) == (2, 1)
+    assert stories_after["UPDATE 1-" + SENBAI] == stories_before[SENBAI]
+    assert stories_after["Lottery numbers drawn on Saturday in Lyon"] not in stories_before.values()

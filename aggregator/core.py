@@ -160,7 +160,10 @@ class Aggregator:
     def remove_source(self, url_or_id: str, keep_items: bool = False) -> tuple[Source, int]:
         """Unsubscribe; returns the source and how many of its items were deleted."""
         source = self.find_source(url_or_id)
-        return source, self.store.remove_source(source.id, keep_items, self.clock())
+        deleted = self.store.remove_source(source.id, keep_items, self.clock())
+        if not keep_items:
+            self.pipeline.storing.forget_source(source.id)
+        return source, deleted
 
     def sources(self) -> list[Source]:
         """Every subscribed source with its health."""
@@ -308,6 +311,8 @@ class Aggregator:
         now = self.clock()
         pruned = self.store.prune(now - timedelta(days=retention.days), retention.keep_per_source, now)
         self.pipeline.forget_publishing_rates()
+        if pruned:
+            self.pipeline.storing.forget()
         if vacuum and pruned:
             self.store.vacuum()
         if pruned:

@@ -24,6 +24,8 @@ feeds are fetched or split into polls (see update/storing.py).
 from __future__ import annotations
 
 import bisect
+import heapq
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,6 +51,7 @@ Order = tuple[float, int, str]
 # A key's posting: (published, report number), kept sorted.
 Posting = tuple[float, int]
 K = TypeVar("K", int, str)
+_LAST = 1 << 62  # above every report number
 
 
 @dataclass(slots=True, eq=False)
@@ -93,7 +96,8 @@ class StoryIndex:
     window: timedelta
     reports: dict[int, Report] = field(default_factory=dict)
     _numbers: dict[tuple[int, str], int] = field(default_factory=dict)  # (source, item key) -> report number
-    _stories: dict[int, list[int]] = field(default_factory=dict)  # story -> report numbers
+    # story -> its reports as (canonical order, report number), kept sorted
+    _stories: dict[int, list[tuple[Order, int]]] = field(default_factory=dict)
     _keys: dict[int, list[Posting]] = field(default_factory=dict)
     _names: dict[int, list[Posting]] = field(default_factory=dict)
     _links: dict[str, list[Posting]] = field(default_factory=dict)
@@ -126,7 +130,7 @@ class StoryIndex:
         )
         self.reports[number] = report
         self._numbers[(report.source, report.item_key)] = number
-        self._stories.setdefault(story, []).append(number)
+        bisect.insort(self._stories.setdefault(story, []), (report.order, number))
         posting = (report.published, number)
         for key in report.keys:
             bisect.insort(self._keys.setdefault(key, []), posting)
@@ -143,7 +147,7 @@ class StoryIndex:
         report = self.reports.pop(number)
         posting = (report.published, number)
         members = self._stories[report.story]
-        members.remove(number)
+        members.remove((report.order, number))
         if not members:
             del self._stories[report.story]
         for key in report.keys:
@@ -168,10 +172,10 @@ class StoryIndex:
 
     def rename_story(self, provisional: int, story: int) -> None:
         """The store gave a story its real id."""
-        numbers = self._stories.pop(provisional, [])
-        for number in numbers:
+        members = self._stories.pop(provisional, [])
+        for _, number in members:
             self.reports[number].story = story
-        self._stories.setdefault(story, []).extend(numbers)
+        self._stories[story] = sorted(self._stories.get(story, []) + members)
 
     def report_of(self, source: int, item_key: str) -> Report | None:
         number = self._numbers.get((source, item_key))
@@ -183,7 +187,7 @@ class StoryIndex:
 
     def story_sizes(self) -> dict[int, int]:
         """Reports per story, for tests and `check`."""
-        return {story: len(numbers) for story, numbers in self._stories.items()}
+        return {story: len(members) for story, members in self._stories.items()}
 
     def match(self, new: Candidate) -> int | None:
         """The story a new report joins, if any: the story of an article it links within the
@@ -241,15 +245,18 @@ class StoryIndex:
         of the MAX_CANDIDATE_STORIES stories sharing most keys with it within the window, and of
         the `named` ones; a story its own source carries is left out."""
         reach = self.window.total_seconds()
-        shared: dict[int, int] = {}
+        shared: Counter[int] = Counter()
         for key in new.keys:
-            for story in self._newest_stories(
-                self._keys.get(key, []), published - reach, published + reach, KEY_POSTINGS
-            ):
-                shared[story] = shared.get(story, 0) + 1
+            postings = self._keys.get(key)
+            if postings:
+                shared.update(self._newest_stories(postings, published - reach, published + reach, KEY_POSTINGS))
         # Most keys shared first; among equals the newest story (by its first report) first.
-        firsts = {story: self._story_reports(story)[0].order for story in shared.keys() | named}
-        ranked = sorted(shared, key=firsts.__getitem__, reverse=True)
+        counts = heapq.nlargest(MAX_CANDIDATE_STORIES, shared.values())
+        least = counts[-1] if len(counts) == MAX_CANDIDATE_STORIES else 0
+        firsts = {
+            story: self._stories[story][0][0] for story in named.union(s for s, n in shared.items() if n >= least)
+        }
+        ranked = sorted((story for story in shared if shared[story] >= least), key=firsts.__getitem__, reverse=True)
         ranked.sort(key=shared.__getitem__, reverse=True)
         chosen: list[Report] = []
         for story in dict.fromkeys([*ranked[:MAX_CANDIDATE_STORIES], *sorted(named, key=firsts.__getitem__)]):
@@ -262,27 +269,19 @@ class StoryIndex:
         return chosen
 
     def _newest_stories(self, postings: list[Posting], earliest: float, latest: float, limit: int) -> list[int]:
-        """The stories of a key's newest `limit` postings between `earliest` and `latest`, a report
-        counted once per story and time."""
-        seen: set[tuple[float, int]] = set()
-        stories: list[int] = []
-        for published, number in reversed(_between(postings, earliest, latest)):
-            story = self.reports[number].story
-            if (published, story) in seen:
-                continue
-            seen.add((published, story))
-            stories.append(story)
-            if len(seen) >= limit:
-                break
-        return stories
+        """The stories of a key's newest `limit` postings between `earliest` and `latest`."""
+        start = bisect.bisect_left(postings, (earliest, -1))
+        end = bisect.bisect_right(postings, (latest, _LAST))
+        reports = self.reports
+        return [reports[number].story for _, number in postings[max(start, end - limit) : end]]
 
     def _story_reports(self, story: int) -> list[Report]:
-        return sorted((self.reports[number] for number in self._stories.get(story, ())), key=lambda r: r.order)
+        return [self.reports[number] for _, number in self._stories.get(story, ())]
 
 
 def _between(postings: list[Posting], earliest: float, latest: float) -> list[Posting]:
     start = bisect.bisect_left(postings, (earliest, -1))
-    end = bisect.bisect_right(postings, (latest, float("inf")))
+    end = bisect.bisect_right(postings, (latest, _LAST))
     return postings[start:end]
 
 

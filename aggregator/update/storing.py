@@ -158,8 +158,13 @@ class Storing:
         self._stored_stories.clear()
 
     def forget(self) -> None:
-        """Items were pruned or removed: the index is built again when next needed."""
+        """Items were pruned, or a write undone wholesale: the index is built again when next needed."""
         self.index = None
+
+    def forget_source(self, source_id: int) -> None:
+        """A source was removed with its items: its reports leave the index."""
+        if self.index is not None:
+            self.index.discard_source(source_id)
 
     def index_for(self, now: datetime, dedupe: DedupeSettings, earliest: datetime | None = None) -> StoryIndex:
         """The story index of the window before `now` (or before `earliest`, the oldest report

@@ -141,3 +141,20 @@ def test_after_a_restart_new_reports_join_the_stories_stored_before_it(tmp_path:
     assert (summary.outcomes[0].new, summary.outcomes[0].merged) == (2, 1)
     assert stories_after["UPDATE 1-" + SENBAI] == stories_before[SENBAI]
     assert stories_after["Lottery numbers drawn on Saturday in Lyon"] not in stories_before.values()
+
+
+def test_a_source_removed_with_its_items_is_no_candidate_any_more(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    fetcher = FakeFetcher()
+    first, second = "https://first.example/feed", "https://second.example/feed"
+    fetcher.documents[first] = rss([("a0", SENBAI, "https://first.example/0", T0)])
+    fetcher.documents[second] = rss([("b0", "UPDATE 1-" + SENBAI, "https://second.example/0", T0)])
+    with aggregator_in(tmp_path, clock, fetcher) as aggregator:
+        aggregator.add_source(first)
+        aggregator.poll(every_source=True, publish=False)
+        aggregator.remove_source(first)
+        aggregator.add_source(second)
+
+        summary = aggregator.poll([second], publish=False)
+
+    assert (summary.outcomes[0].new, summary.outcomes[0].merged) == (1, 0)

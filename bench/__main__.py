@@ -11,6 +11,8 @@ Sections, each skippable by name:
 - profile: the same entries saved again with a timer on each stage of storing, for the
   explanation printed under the targets of those missed (bench/shortfalls.py);
 - publish: publishing every feed with 1,000,000 items stored (bench/storage.py);
+- scale: over the same archive, the story index loaded from its window and new entries matched
+  against it (bench/story_scale.py);
 - daemon: `offthewire run` subscribed to the farm, its peak memory during the cold first tick,
   then requests per second for a feed and for 304s (bench/service.py);
 - freshness: fixed intervals against the adaptive scheduler (bench/freshness.py).
@@ -34,11 +36,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import freshness, passes, report, service, shortfalls, storage
+from bench import freshness, passes, report, service, shortfalls, storage, story_scale
 from bench.common import load_average, machine, progress
 from bench.farm import Farm, FarmProcess
 
-SECTIONS = ("passes", "storage", "profile", "publish", "daemon", "freshness")
+SECTIONS = ("passes", "storage", "profile", "publish", "scale", "daemon", "freshness")
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
 
 
@@ -129,6 +131,7 @@ class Run:
             self.section("storage", lambda: self.storage(farm.epoch))
             self.section("profile", lambda: self.profile(farm.epoch))
             self.section("publish", self.publish)
+            self.section("scale", self.scale)
             self.section("daemon", lambda: self.daemon(farm))
         self.section("freshness", self.freshness)
         self.figures["load_after"] = round(load_average(), 2)
@@ -156,6 +159,9 @@ class Run:
 
     def publish(self) -> None:
         self.figures["publish"] = storage.publish_figures(self.plan.publish_items, self.scratch / "publish")
+
+    def scale(self) -> None:
+        self.figures["scale"] = story_scale.archive_figures(storage.archive(self.plan.publish_items))
 
     def daemon(self, farm: FarmProcess) -> None:
         farm.set_generation(0)

@@ -3,7 +3,9 @@
 - offthewire: `make_aggregator(settings).poll(every_source=True, publish=False)` in this process,
   as a daemon tick runs it (fetch, parse, dedupe, topics, store, schedule, and publish when
   something changed); a fresh database for every cold pass. Each pass also times how long
-  storing kept its thread busy (`Pipeline._absorb` of each fetched feed, and the commits).
+  storing kept the main thread busy after the fetches (`Pipeline._store_bodies`: reading what
+  the parser processes made of each new body, matching stories, writing; `Pipeline._absorb` of
+  each 304 or failure; and the commits).
 - serial feedparser: `feedparser.parse(url)` one feed after another, with the `etag` and
   `modified` it returned last time.
 - reader: lemon24/reader's `update_feeds(workers=16)` over its own fresh database.
@@ -12,7 +14,8 @@
 
 A pass is cold (a fresh subscriber; every feed answers 200), warm (every feed answers 304) or
 round (a tenth of the feeds changed since the warm pass; the rest answer 304). Every pass counts
-the answers it got, so a contender that failed fetches cannot look fast.
+the answers it got, so a contender that failed fetches cannot look fast. offthewire and reader
+also give the size of their database after each pass (the SQLite file and its write-ahead log).
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Answers:
     """What one pass got back: full answers, 304s, failures, new entries stored and (offthewire)
-    the seconds of the pass spent publishing, and spent storing (`Pipeline._absorb` and
-    `Store._commit`: how long the thread that stores was busy)."""
+    the seconds of the pass spent publishing, and spent storing (`Pipeline._store_bodies`,
+    `Pipeline._absorb` and `Store._commit`: how long the thread that stores was busy), and the
+    size of the contender's database after the pass."""
 
     fetched: int = 0
     not_modified: int = 0
@@ -47,6 +51,7 @@ class Answers:
     new_entries: int | None = None
     publish_s: float | None = None
     store_s: float | None = None
+    database_mb: float | None = None
 
 
 class Contender(Protocol):
@@ -69,19 +74,27 @@ class OffTheWire:
         self.aggregator = make_aggregator(bench_settings(folder))
         for url in urls:
             self.aggregator.add_source(url)
-        # Storing's busy time: each fetched feed stored, and each commit of the batches they are
-        # stored in (instance attributes, looked up at every call, so only this aggregator is timed).
+        self.database = folder / "offthewire.db"
+        # Storing's busy time: the new bodies stored, every other answer stored, and each commit
+        # of the batches they are stored in, a call inside another counted once (instance
+        # attributes, looked up at every call, so only this aggregator is timed).
         self.store_seconds = 0.0
-        self.aggregator.pipeline._absorb = self._timed(self.aggregator.pipeline._absorb)  # type: ignore[method-assign]
-        self.aggregator.store._commit = self._timed(self.aggregator.store._commit)  # type: ignore[method-assign]
+        self._depth = 0
+        pipeline, store = self.aggregator.pipeline, self.aggregator.store
+        pipeline._store_bodies = self._timed(pipeline._store_bodies)  # type: ignore[method-assign]
+        pipeline._absorb = self._timed(pipeline._absorb)  # type: ignore[method-assign]
+        store._commit = self._timed(store._commit)  # type: ignore[method-assign]
 
     def _timed(self, function: Callable[..., T]) -> Callable[..., T]:
         def timed(*args: Any, **kwargs: Any) -> T:
             started = time.perf_counter()
+            self._depth += 1
             try:
                 return function(*args, **kwargs)
             finally:
-                self.store_seconds += time.perf_counter() - started
+                self._depth -= 1
+                if not self._depth:
+                    self.store_seconds += time.perf_counter() - started
 
         return timed
 
@@ -91,7 +104,15 @@ class OffTheWire:
         failed = len(summary.failed)
         not_modified = sum(1 for o in summary.outcomes if o.status == 304)
         fetched = len(summary.outcomes) - failed - not_modified
-        return Answers(fetched, not_modified, failed, summary.new, summary.publish_seconds, self.store_seconds)
+        return Answers(
+            fetched,
+            not_modified,
+            failed,
+            summary.new,
+            summary.publish_seconds,
+            self.store_seconds,
+            database_mb(self.database),
+        )
 
     def stop(self) -> None:
         self.aggregator.close()
@@ -133,7 +154,8 @@ class LemonReader:
         from reader import make_reader
 
         folder.mkdir(parents=True, exist_ok=True)
-        self.reader = make_reader(str(folder / "reader.sqlite"))
+        self.database = folder / "reader.sqlite"
+        self.reader = make_reader(str(self.database))
         for url in urls:
             self.reader.add_feed(url)
 
@@ -148,7 +170,7 @@ class LemonReader:
             else:
                 fetched += 1
                 new += result.updated_feed.new
-        return Answers(fetched, not_modified, failed, new)
+        return Answers(fetched, not_modified, failed, new, database_mb=database_mb(self.database))
 
     def stop(self) -> None:
         self.reader.close()
@@ -183,6 +205,12 @@ class NetworkLimit:
 
     def stop(self) -> None:
         self.validators = {}
+
+
+def database_mb(path: Path) -> float:
+    """Megabytes of an SQLite database and its write-ahead log."""
+    files = (path, path.with_name(path.name + "-wal"))
+    return sum(f.stat().st_size for f in files if f.exists()) / 1e6
 
 
 def _conditional_headers(headers: Any) -> dict[str, str]:

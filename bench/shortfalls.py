@@ -1,24 +1,23 @@
 """Where storing a new entry's time goes: the profile behind the explanation of missed targets.
 
 The storage figure's farm feeds (bench/storage.py) are parsed, prepared and saved once more as a
-poll saves them (`Pipeline.save_items` per feed inside `Store.batch`), into a fresh database,
-with a timer around each method that does one stage of the work. The timer keeps a stack: entering
-a timed method pauses the one it was called from, so each stage gets its exclusive time and nothing
-is counted twice (`choose_story` without the `headline` calls inside it, `story_for` without the
-queries it makes, and so on). Stages, in microseconds per new entry and as a share of the loop:
+poll saves them (`Storing.plan` over every feed, then `Storing.write` per feed inside
+`Store.batch`), into a fresh database,
+with a timer around each function that does one stage of the work. The timer keeps a stack:
+entering a timed function pauses the one it was called from, so each stage gets its exclusive
+time and nothing is counted twice (`StoryIndex.match` without the candidate lookups and the
+comparisons inside it, and so on). Stages, in microseconds per new entry and as a share of the loop:
 
-- candidates: finding the stories a new entry may join: SQLite's queries (`Store.story_with_link`,
-  `Store.name_postings`, `Store.candidate_reports`) and choosing among their rows
-  (`Storing.story_for`, `Storing.rare_names`, `Storing.candidates`);
-- headlines: preparing stored reports' headlines for comparison (`Storing.headline`);
-- comparing: ruling candidates out and comparing headlines, in Python (`Storing.choose_story`,
-  `Storing.link_veto`);
-- writing: the rows of items, stories, story keys and topics (`Store.insert_item`,
-  `Store.update_item`);
+- index: bringing the story index up to date and adding each new report to it
+  (`Storing.index_for`, `StoryIndex.add`);
+- candidates: finding the stories a new entry may join in the index: its link, its rare names,
+  the stories sharing most keys (`StoryIndex.match`, `_linked_story`, `rare_names`, `_candidates`);
+- comparing: ruling candidates out and comparing headlines (`choose_story`, `different_events`);
+- writing: the rows of items, stories and topics (`Store.insert_item`, `Store.update_item`);
 - search: the full-text index (`Store.index_for_search`);
 - commits: `Store._commit`;
-- other: everything else in the loop (`Pipeline.save_items` and `Storing.store_items`
-  themselves, looking up stored keys, the batch's BEGIN).
+- other: everything else (`Storing.plan` and `Storing.write` themselves, looking up stored keys,
+  the batch's BEGIN).
 
 Timers, not cProfile: a profiler's hook on every call inflates the many small Python calls of
 comparing far more than SQLite's, and so distorts the shares. The timers cost about a microsecond
@@ -34,38 +33,39 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from aggregator.core import make_aggregator
 from aggregator.store import Store
-from aggregator.update.pipeline import Pipeline
+from aggregator.stories import index
+from aggregator.stories.index import StoryIndex
 from aggregator.update.storing import Storing
 from bench.common import bench_settings, progress
 from bench.farm import Farm
 from bench.storage import parsed_feeds, prepared_feeds, save_prepared, write_cost
 
 STAGES = {
-    "candidates": "finding candidates in SQLite",
-    "headlines": "preparing stored reports' headlines",
-    "comparing": "ruling out and comparing (Python)",
-    "writing": "writing rows: items, stories, keys, topics",
+    "index": "keeping the story index",
+    "candidates": "finding candidates in the index",
+    "comparing": "ruling out and comparing headlines",
+    "writing": "writing rows: items, stories, topics",
     "search": "the search index",
     "commits": "commits",
     "other": "everything else",
 }
-# (class, method, stage): every method whose exclusive time is one stage's.
-TIMED: tuple[tuple[type, str, str], ...] = (
-    (Pipeline, "save_items", "other"),
-    (Storing, "store_items", "other"),
-    (Storing, "story_for", "candidates"),
-    (Storing, "rare_names", "candidates"),
-    (Storing, "candidates", "candidates"),
-    (Store, "story_with_link", "candidates"),
-    (Store, "name_postings", "candidates"),
-    (Store, "candidate_reports", "candidates"),
-    (Storing, "headline", "headlines"),
-    (Storing, "choose_story", "comparing"),
-    (Storing, "link_veto", "comparing"),
+# (class or module, function, stage): every function whose exclusive time is one stage's.
+TIMED: tuple[tuple[Any, str, str], ...] = (
+    (Storing, "plan", "other"),
+    (Storing, "write", "other"),
+    (Storing, "index_for", "index"),
+    (StoryIndex, "add", "index"),
+    (StoryIndex, "match", "candidates"),
+    (StoryIndex, "_linked_story", "candidates"),
+    (StoryIndex, "rare_names", "candidates"),
+    (StoryIndex, "_candidates", "candidates"),
+    (index, "choose_story", "comparing"),
+    (index, "different_events", "comparing"),
     (Store, "insert_item", "writing"),
     (Store, "update_item", "writing"),
     (Store, "index_for_search", "search"),
@@ -115,11 +115,12 @@ class StageClock:
                 raise RuntimeError(f"{owner.__name__}.{method} is gone (renamed?): update TIMED in bench/shortfalls.py")
         try:
             for owner, method, stage in TIMED:
-                # Wrapped where it is defined: the Store is made of parts, each method on one of them.
-                defining = next(cls for cls in owner.__mro__ if method in cls.__dict__)
+                # Wrapped where it is defined: the Store is made of parts, each method on one of
+                # them; a function is wrapped in the module that calls it.
+                defining = owner if isinstance(owner, ModuleType) else _definer(owner, method)
                 original = defining.__dict__[method]
                 originals.append((defining, method, original))
-                setattr(defining, method, self.wrap(stage, f"{owner.__name__}.{method}", original))
+                setattr(defining, method, self.wrap(stage, f"{owner.__name__.rsplit('.')[-1]}.{method}", original))
             yield
         finally:
             for owner, method, original in reversed(originals):
@@ -155,6 +156,10 @@ def profile_storage(farm: Farm, feeds: int, scratch: Path, storage: dict[str, An
         "stages": {key: _stage(label, clock.seconds[key], entries, seconds) for key, label in STAGES.items()},
         "calls_per_entry": {name: count / entries for name, count in clock.calls.items()},
     }
+
+
+def _definer(owner: type, method: str) -> type:
+    return next(cls for cls in owner.__mro__ if method in cls.__dict__)
 
 
 def _stage(label: str, spent: float, entries: int, total: float) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Storage figures: the cost of writing new entries, and of publishing with a large archive.
 
-- writes: the farm's feeds are parsed and prepared first (not timed); then each feed's entries are
-  saved as a poll saves them (`Pipeline.save_items`, feeds committed together by `Store.batch`),
-  with story matching on (the figure the target is about) and, for comparison, off.
+- writes: the farm's feeds are parsed and prepared first (not timed); then their entries are saved
+  as a poll saves them (`Storing.plan` over every feed, then each feed written, committed together
+  by `Store.batch`), with story matching on (the figure the target is about) and, for comparison,
+  off.
 - publish: `Aggregator.publish()` (the merged feed and every topic feed, in every format) with
   1,000,000 items stored (100,000 in quick mode), and the store queries behind it on their own.
   The archive is built with bulk SQL into the schema the store's own migrations create, and
@@ -68,8 +69,8 @@ def prepared_feeds(aggregator: Aggregator, parsed: list[tuple[str, tuple[Entry, 
 
 
 def write_cost(parsed: list[tuple[str, tuple[Entry, ...]]], folder: Path, match_stories: bool) -> dict[str, Any]:
-    """Microseconds per new entry saved as a poll saves them: `Pipeline.save_items` per feed, feeds
-    committed together (`Store.batch`); without matching, the same with no keys to find candidates by."""
+    """Microseconds per new entry saved as a poll saves them (`save_prepared`); without matching, the
+    same with no keys to find candidates by."""
     with make_aggregator(bench_settings(folder)) as aggregator:
         prepared = prepared_feeds(aggregator, parsed)
         saved, seconds = save_prepared(aggregator, prepared, match_stories)
@@ -78,19 +79,25 @@ def write_cost(parsed: list[tuple[str, tuple[Entry, ...]]], folder: Path, match_
 
 
 def save_prepared(aggregator: Aggregator, prepared: list[Prepared], match_stories: bool) -> tuple[int, float]:
-    """Save prepared feeds as a poll saves them, committed together by `Store.batch`: new entries
-    saved and seconds taken (bench/shortfalls.py times the same loop's stages)."""
+    """Save prepared feeds as a poll saves them: every feed's new entries matched to stories together
+    (`Storing.plan`), then each feed written in a transaction of its own, committed together by
+    `Store.batch`: new entries saved and seconds taken (bench/shortfalls.py times the stages)."""
     if not match_stories:  # only a shared link still joins a story
         prepared = [
             (source, [dataclasses.replace(item, match_keys=()) for item in items]) for source, items in prepared
         ]
     now = utc_now()
+    storing, dedupe = aggregator.pipeline.storing, aggregator.settings.dedupe
     saved = 0
     started = time.perf_counter()
+    plans = storing.plan(prepared, now, dedupe)
     with aggregator.store.batch() as checkpoint:
-        for source, items in prepared:
-            saved += aggregator.pipeline.save_items(source, items, now).new
+        for plan in plans:
+            with aggregator.store.transaction():
+                saved += storing.write(plan, now).new
+            storing.settle(plan)
             checkpoint()
+    storing.finish_poll()
     return saved, time.perf_counter() - started
 
 

@@ -1,9 +1,11 @@
 """Story matching cost per new item as the archive grows: 10k, 100k (and, on request, 1M) stored items.
 
-    python -m bench.story_scale [--sizes 10000 100000 1000000] [--probes 300]
+    python -m bench.story_scale [--sizes 10000 100000 1000000] [--probes 300] [--narrow]
 
-Each size is a database filled with synthetic stories (headlines drawn from a wire vocabulary,
-spread over 30 days, so the 72-hour window holds a tenth of them); then new items, a third of them
+Each size is a database filled with synthetic stories (the benchmark farm's wire headlines, or
+with `--narrow` headlines drawn from about 300 words, so that many share each key and the caps on
+candidates bound the cost; spread over 30 days, so the 72-hour window holds a tenth of them);
+then new items, a third of them
 copies of stored headlines, are stored through the real path: the story index is built from the
 window (the start of a process that stores), the items matched in canonical order (`plan`) and
 written in one transaction. The figures are the build and, per new item, matching and writing;
@@ -17,14 +19,17 @@ import argparse
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aggregator.config import OutputSettings, Settings, StorageSettings
 from aggregator.core import make_aggregator
 from aggregator.store import to_text
 from aggregator.types import Entry
+from bench import wire
 
 VOCABULARY = (
     "minister talks border trade deal bank rates inflation storm flood quake election vote court ruling strike "
@@ -36,7 +41,7 @@ PLACES = "Lisbon Fujian Oslo Kerala Sumatra Hokkaido Lagos Lima Quito Cairo Daka
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-# A wire's vocabulary runs to thousands of words: the common ones above, plus made-up names.
+# The narrow vocabulary: the common words above, plus made-up names.
 NAMES = [
     a + b + c
     for a in ("ka", "lo", "mer", "san", "vel", "tor")
@@ -50,9 +55,11 @@ def synthetic_headline(rng: random.Random) -> str:
     return f"{rng.choice(PLACES)} {' '.join(words)} {rng.randint(2, 999)}"
 
 
-def fill(folder: Path, size: int, rng: random.Random) -> tuple[Settings, list[str]]:
+def fill(
+    folder: Path, size: int, rng: random.Random, make_headline: Callable[[random.Random], str]
+) -> tuple[Settings, list[str]]:
     settings = Settings(storage=StorageSettings(folder / f"scale-{size}.db"), output=OutputSettings(dir=folder / "out"))
-    headlines = [synthetic_headline(rng) for _ in range(size)]
+    headlines = [make_headline(rng) for _ in range(size)]
     with make_aggregator(settings) as aggregator:
         source = aggregator.add_source("https://archive.example/feed.xml")
         db = aggregator.store.db
@@ -83,13 +90,19 @@ class Timing:
     writing: float
 
 
-def measure(settings: Settings, headlines: list[str], probes: int, rng: random.Random) -> Timing:
+def measure(
+    settings: Settings,
+    headlines: list[str],
+    probes: int,
+    rng: random.Random,
+    make_headline: Callable[[random.Random], str],
+) -> Timing:
     with make_aggregator(settings) as aggregator:
         source = aggregator.add_source("https://newcomer.example/feed.xml")
         entries = [
             Entry(
                 guid=f"probe-{n}",
-                title=rng.choice(headlines) if n % 3 == 0 else synthetic_headline(rng),
+                title=rng.choice(headlines) if n % 3 == 0 else make_headline(rng),
                 link=None,
                 published=NOW - timedelta(minutes=rng.randint(0, 60)),
             )
@@ -110,19 +123,54 @@ def measure(settings: Settings, headlines: list[str], probes: int, rng: random.R
         return Timing(built - started, len(index), (matched - built) / probes, (written - matched) / probes)
 
 
+def archive_figures(path: Path, probes: int = 300) -> dict[str, Any]:
+    """Over the publish figure's archive (bench/storage.py): the story index loaded from its window,
+    as a process that stores starts, and the cost of matching new entries against it (planned, not
+    written: the archive stays as it is). "Now" is the archive's newest item."""
+    rng = random.Random(probes)
+    settings = Settings(storage=StorageSettings(path), output=OutputSettings(dir=path.parent / "scale-out"))
+    with make_aggregator(settings) as aggregator:
+        store, storing, dedupe = aggregator.store, aggregator.pipeline.storing, aggregator.settings.dedupe
+        stored = store.db.execute("SELECT COUNT(*), MAX(published) FROM items").fetchone()
+        now = datetime.fromisoformat(stored[1])
+        started = time.perf_counter()
+        index = storing.index_for(now, dedupe)
+        loaded = time.perf_counter() - started
+        recent = [report.head.title for report in list(index.reports.values())[-5000:]]
+        source = aggregator.sources()[-1]  # one of the archive's: nothing is written to it
+        entries = [
+            Entry(
+                guid=f"probe-{n}",
+                title=rng.choice(recent) if n % 3 == 0 else wire.headline(rng),
+                link=None,
+                published=now - timedelta(minutes=rng.randint(0, 60)),
+            )
+            for n in range(probes)
+        ]
+        prepared = aggregator.pipeline.prepare_items(source, entries)
+        started = time.perf_counter()
+        storing.plan([(source, prepared)], now, dedupe)
+        matching = (time.perf_counter() - started) / probes
+    return {"items": stored[0], "window_reports": len(index), "load_s": loaded, "matching_us": matching * 1e6}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.story_scale", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--probes", type=int, default=300)
+    parser.add_argument(
+        "--narrow", action="store_true", help="headlines from ~300 words, so keys collide: the bounded worst case"
+    )
     args = parser.parse_args()
     rng = random.Random(20261128)
+    make_headline = synthetic_headline if args.narrow else wire.headline
     results = []
     with tempfile.TemporaryDirectory(prefix="offthewire-scale-") as scratch:
         for size in args.sizes:
             started = time.perf_counter()
-            settings, headlines = fill(Path(scratch), size, rng)
+            settings, headlines = fill(Path(scratch), size, rng, make_headline)
             built = time.perf_counter() - started
-            results.append((size, measure(settings, headlines, args.probes, rng), built))
+            results.append((size, measure(settings, headlines, args.probes, rng, make_headline), built))
     base = results[0][1].matching
     print(
         f"{'stored items':>12}  {'index built':>11}  {'(reports)':>9}  {'matching':>9}  {'vs smallest':>11}"

@@ -51,15 +51,26 @@ class ItemRecords(Database):
     def window_reports(self, since: datetime, until: datetime | None = None, after_id: int = 0) -> list[WindowReport]:
         """The items published since `since` (and before `until`) with an id above `after_id`, for
         the story index."""
+        # With an id to start from, the newest items are read by id (the unary + keeps SQLite off
+        # the index on `published`, which would read the whole window).
+        where = "id > ? AND +published >= ?" if after_id else "published >= ? AND id > ?"
+        params: list[Any] = [after_id, to_text(since)] if after_id else [to_text(since), after_id]
+        if until:
+            where += " AND published < ?"
+            params.append(to_text(until))
         rows = self.db.execute(
-            """SELECT id, source_id, key, story_id, title, summary, published, canonical_link
-               FROM items WHERE published >= ? AND (? IS NULL OR published < ?) AND id > ? ORDER BY id""",
-            [to_text(since), *[to_text(until) if until else None] * 2, after_id],
+            f"""SELECT id, source_id, key, story_id, title, summary, published, canonical_link
+                FROM items WHERE {where} ORDER BY id""",
+            params,
         )
         return [
             WindowReport(item_id, source_id, key, story_id, title, summary, from_text(published) or since, link)
             for item_id, source_id, key, story_id, title, summary, published, link in rows.fetchall()
         ]
+
+    def item_ids_after(self, after_id: int) -> list[int]:
+        """The ids of the items stored after item `after_id`, in order."""
+        return [row[0] for row in self.db.execute("SELECT id FROM items WHERE id > ? ORDER BY id", [after_id])]
 
     def insert_item(self, source_id: int, item: NewItem, now: datetime, story_id: int | None) -> tuple[int, int]:
         """Store a new item in the story `story_id`, or in a new story of its own when None (or when

@@ -6,7 +6,7 @@ may match (keys.py); the rules decide whether it is one story with them (rules.p
 """
 
 from aggregator.stories.headline import Headline, headline, normalise_headline
-from aggregator.stories.keys import lsh_keys, match_words, name_keys
+from aggregator.stories.keys import lsh_keys, name_keys
 from aggregator.stories.rules import (
     DEVELOPING_HOURS,
     REUSED_LINK_GAP,
@@ -14,7 +14,6 @@ from aggregator.stories.rules import (
     choose_story,
     compare,
     different_events,
-    may_match,
     revision_moves_story,
 )
 
@@ -28,8 +27,6 @@ __all__ = [
     "different_events",
     "headline",
     "lsh_keys",
-    "match_words",
-    "may_match",
     "name_keys",
     "normalise_headline",
     "revision_moves_story",

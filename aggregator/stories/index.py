@@ -101,6 +101,7 @@ class StoryIndex:
     _keys: dict[int, list[Posting]] = field(default_factory=dict)
     _names: dict[int, list[Posting]] = field(default_factory=dict)
     _links: dict[str, list[Posting]] = field(default_factory=dict)
+    _ages: list[Posting] = field(default_factory=list)  # a heap of every report added, oldest first
     _next_number: int = 0
     _next_provisional: int = -1
 
@@ -132,6 +133,7 @@ class StoryIndex:
         self._numbers[(report.source, report.item_key)] = number
         bisect.insort(self._stories.setdefault(story, []), (report.order, number))
         posting = (report.published, number)
+        heapq.heappush(self._ages, posting)
         for key in report.keys:
             bisect.insort(self._keys.setdefault(key, []), posting)
         for _, key in report.names:
@@ -164,11 +166,14 @@ class StoryIndex:
 
     def prune(self, before: datetime) -> int:
         """Forget the reports published before `before`; how many."""
-        edge = before.timestamp()
-        old = [(r.source, r.item_key) for r in self.reports.values() if r.published < edge]
-        for source, item_key in old:
-            self.discard(source, item_key)
-        return len(old)
+        edge, ages, pruned = before.timestamp(), self._ages, 0
+        while ages and ages[0][0] < edge:
+            _, number = heapq.heappop(ages)
+            report = self.reports.get(number)  # None when discarded or replaced since
+            if report is not None:
+                self.discard(report.source, report.item_key)
+                pruned += 1
+        return pruned
 
     def rename_story(self, provisional: int, story: int) -> None:
         """The store gave a story its real id."""

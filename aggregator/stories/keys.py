@@ -1,6 +1,6 @@
 """Index keys of a report, which find the stored reports it may be the same story as: MinHash
 LSH bands of its headline's words, pairs of its names and figures (`lsh_keys`), its names alone
-for a story developing (`name_keys`), and its words stored as one string (`match_words`)."""
+for a story developing (`name_keys`)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,6 @@ MAX_KEY_FACTS = 5
 MAX_READING_KEYS = 12
 _MINHASH_VALUES = struct.Struct(f"<{LSH_BANDS * LSH_ROWS}I")
 _MINHASH_BYTES = _MINHASH_VALUES.size
-WORD_SEPARATOR, PART_SEPARATOR = " ", "\t"  # matching tokens never hold white space
-
-
-def match_words(head: Headline) -> str:
-    """A report's headline and summary words as one string, stored beside the report so that
-    `may_match` can rule it out as a candidate without preparing its headline again."""
-    return PART_SEPARATOR.join(
-        (WORD_SEPARATOR.join(head.tokens), WORD_SEPARATOR.join(head.summary_tokens), head.language)
-    )
 
 
 def lsh_keys(head: Headline) -> list[int]:

@@ -35,19 +35,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
 
-from aggregator.stories import romanise
 from aggregator.stories.headline import (
-    FIGURE,
     MIN_MATCH_TOKENS,
     NAME_PREFIX,
     NOT_EVENTS,
     Headline,
     name_like,
-    plain_latin,
     telling,
 )
-from aggregator.stories.keys import PART_SEPARATOR, WORD_SEPARATOR
-from aggregator.stories.language import CJK
 
 SAME_STORY_JACCARD = 0.6
 SAME_STORY_CONTAINMENT = 0.85
@@ -330,54 +325,6 @@ class _Overlap(NamedTuple):  # a tuple: made for every candidate report, as chea
             and self.whole < SAME_STORY_TEXT_JACCARD
             and self.told < SAME_STORY_TOLD
         )
-
-
-def may_match(
-    a: Headline, stored_words: str, hours_apart: float | None = None, common_names: frozenset[str] = frozenset()
-) -> bool:
-    """Whether a stored report whose `match_words` are `stored_words` could be the same story as
-    `a`: False when they share too little for any rule of `compare`. Almost every candidate that
-    is not the same story fails this test (99.4% of such pairs in the labelled sets, taken as an
-    hour apart), sparing the preparing of its headline, which was a quarter of storing a cold
-    poll's items."""
-    title, _, rest = stored_words.partition(PART_SEPARATOR)
-    summary, _, language = rest.partition(PART_SEPARATOR)
-    b = frozenset(title.split(WORD_SEPARATOR)) if title else frozenset()
-    if not a.specific or not a.tokens or not b:
-        return False
-    b_summary = frozenset(summary.split(WORD_SEPARATOR)) if summary else frozenset()
-    overlap = _Overlap.between(a.tokens, a.summary_tokens, a.all_tokens, b, b_summary, b | b_summary)
-    if not overlap.too_little:
-        return True
-    developing = hours_apart is not None and hours_apart <= DEVELOPING_HOURS
-    # The same story in another language shares names and figures, not words.
-    if (
-        developing
-        and a.language
-        and language
-        and language != a.language
-        and _may_share_facts(a, b | b_summary, language)
-    ):
-        return True
-    if developing and a.language == "zh" and len(a.tokens & b) >= CJK_DEVELOPING_PAIRS:
-        return True
-    # A story developing shares a name with it and a word of what happened, and little else.
-    if not developing or not a.cased or a.digest or a.tokens.isdisjoint(b):
-        return False
-    return not (a.name_prefixes - common_names).isdisjoint(word[:NAME_PREFIX] for word in b)
-
-
-def _may_share_facts(a: Headline, words: frozenset[str], language: str) -> bool:
-    """Whether a report in another language whose words are `words` shares a name or a figure
-    with `a`, as `_told_in_two_languages` looks for them (it wants two)."""
-    figures = {figure for word in words for figure in FIGURE.findall(word)}
-    if a.figures & figures:
-        return True
-    latin = plain_latin(words)
-    readings = {"".join(romanise.syllables(word)) for word in words if language == "zh" and CJK.match(word)}
-    return any(name in readings or _alike(name, latin) for name in a.latin_names) or any(
-        _alike(word, frozenset(a.readings)) for word in latin if len(word) >= NAME_PREFIX
-    )
 
 
 def _has_subject(a: Headline, b: Headline) -> bool:

@@ -41,6 +41,7 @@ class Plan:
     changed: list[tuple[StoredItem, NewItem, Revision]] = field(default_factory=list)
     started: dict[int, int] = field(default_factory=dict)  # provisional story -> id, once written
     moved: list[tuple[Candidate, int]] = field(default_factory=list)  # joined a story gone since: a new one
+    item_ids: list[int] = field(default_factory=list)  # of the new items, once written
     error: Exception | None = None  # matching one of its items failed: the source is not written
 
 
@@ -52,6 +53,7 @@ class Storing:
         self.clock = clock
         self.index: StoryIndex | None = None
         self._last_item_id = 0  # the newest stored item the index has taken in
+        self._own: set[int] = set()  # items this process stored since then, in the index already
         self._since: datetime | None = None  # the index holds the reports published since then
         self._stored_stories: dict[int, int] = {}  # provisional story -> its stored id, in this poll
 
@@ -123,6 +125,7 @@ class Storing:
                 plan.moved.append((found, stored_story))
             merged += known == stored_story
             written.append((item_id, item))
+            plan.item_ids.append(item_id)
         for stored, item, revision in plan.changed:
             self.store.update_item(stored, item, revision)
             written.append((stored.id, item))
@@ -134,6 +137,7 @@ class Storing:
         revised reports are read again."""
         if self.index is None:
             return
+        self._own.update(plan.item_ids)
         for provisional, story in plan.started.items():
             self._stored_stories[provisional] = story
             self.index.rename_story(provisional, story)
@@ -152,6 +156,7 @@ class Storing:
                 self.index.discard(found.source, found.item_key)
         plan.started.clear()
         plan.moved.clear()
+        plan.item_ids.clear()
 
     def finish_poll(self) -> None:
         """Forget the provisional stories of the poll that ended."""
@@ -172,12 +177,26 @@ class Storing:
         window = timedelta(hours=dedupe.window_hours)
         if self.index is None or self.index.window != window:
             self.index, self._last_item_id, self._since = StoryIndex(window), 0, None
+            self._own.clear()
         since = min(now, earliest or now) - window
-        if self._since is not None and since < self._since:
+        if self._since is None:  # a new index: the window's items
+            self._take_in(self.store.window_reports(since))
+            self._since = since
+            return self.index
+        if since < self._since:
             self._take_in(self.store.window_reports(since, until=self._since))
         self.index.prune(since)
         self._since = since
-        self._take_in(self.store.window_reports(since, after_id=self._last_item_id))
+        # Only the items other processes stored since are read (an `offthewire poll` beside the
+        # daemon): this process's own are in the index already.
+        newer = self.store.item_ids_after(self._last_item_id)
+        foreign = {item_id for item_id in newer if item_id not in self._own}
+        if foreign:
+            rows = self.store.window_reports(since, after_id=min(foreign) - 1)
+            self._take_in([row for row in rows if row.item_id in foreign])
+        if newer:
+            self._last_item_id = newer[-1]
+        self._own.clear()
         return self.index
 
     def _take_in(self, rows: Sequence[WindowReport]) -> None:

@@ -308,6 +308,9 @@ def test_the_window_reports_are_the_items_published_since_a_time_after_an_id(sto
     ]
     assert [r.item_id for r in store.window_reports(NOW - timedelta(days=1), after_id=first_id)] == [second_id]
     assert [r.item_id for r in store.window_reports(NOW - timedelta(days=6), until=NOW)] == [old_id]
+    assert [r.item_id for r in store.window_reports(NOW - timedelta(days=6), after_id=old_id)] == [first_id, second_id]
+    assert store.item_ids_after(old_id) == [first_id, second_id]
+    assert store.item_ids_after(second_id) == []
 
 
 def test_an_item_told_to_join_a_story_gone_meanwhile_starts_one(store: Store) -> None:

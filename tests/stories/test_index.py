@@ -90,6 +90,19 @@ def test_pruning_forgets_reports_published_before_a_time() -> None:
     assert index.story_sizes() == {2: 1}
 
 
+def test_a_report_revised_to_a_later_time_is_pruned_at_its_new_time() -> None:
+    index = StoryIndex(WINDOW)
+    index.add(report(SENBAI, key="revised", hours=-100), 1)
+    index.add(report(SENBAI + " as it weakens", key="revised", hours=-10), 1)
+    index.add(report(FILLER[0], key="dropped", hours=-90), 2)
+    index.discard(1, "dropped")
+
+    assert index.prune(T0 - WINDOW) == 0
+    assert index.story_sizes() == {1: 1}
+    assert index.prune(T0) == 1
+    assert index.story_sizes() == {}
+
+
 def test_a_provisional_story_is_renamed_with_every_report() -> None:
     index = StoryIndex(WINDOW)
     provisional = index.new_story()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import FakeClock
@@ -18,7 +19,7 @@ from aggregator.core import make_aggregator
 from aggregator.prepare import prepare_items
 from aggregator.store import Store
 from aggregator.topics import TopicMatcher
-from aggregator.types import Entry, NewItem, Source, StoredItem
+from aggregator.types import Entry, NewItem, Source, StoredItem, WindowReport
 from aggregator.update.storing import Storing, revise
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -144,6 +145,33 @@ def test_an_item_linking_an_article_joins_its_story_within_the_window(store: Sto
 
     assert (counts.new, counts.updated, counts.merged) == (1, 0, 1)
     assert story_of(store, second, other.key) == story_of(store, first, other.key)
+
+
+def test_the_index_reads_only_the_items_another_process_stored(
+    store: Store, storing: Storing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = subscribe(store, "first.example"), subscribe(store, "second.example")
+    storing.store_items(first, [prepared(first, "Harbour cranes idle in dockers strike", ARTICLE, NOW)], NOW, DEDUPE)
+    storing.store_items(first, [prepared(first, "Orchard frost ruins apples", None, NOW, guid="2")], NOW, DEDUPE)
+    # Another process stores a copy of the first report: it joins no story here, it is only written.
+    elsewhere = prepared(second, "Harbour cranes idle in dockers strike", None, NOW)
+    foreign_id, foreign_story = store.insert_item(second.id, elsewhere, NOW, None)
+    read: list[int] = []
+    reading = store.window_reports
+
+    def window_reports(*args: Any, **kwargs: Any) -> list[WindowReport]:
+        rows = reading(*args, **kwargs)
+        read.extend(row.item_id for row in rows)
+        return rows
+
+    monkeypatch.setattr(store, "window_reports", window_reports)
+
+    index = storing.index_for(NOW, DEDUPE)
+
+    assert read == [foreign_id]
+    assert index.story_of(second.id, elsewhere.key) == foreign_story
+    storing.index_for(NOW, DEDUPE)
+    assert read == [foreign_id]  # nothing read twice
 
 
 def test_an_item_linking_an_article_outside_the_window_starts_its_own_story(store: Store, storing: Storing) -> None:

@@ -1,16 +1,17 @@
 """Story matching measured on the labelled sets in tests/data/stories.
 
-    python -m bench.storyeval [--set eval|holdout|blind] [--misses N]
+    python -m bench.storyeval [--set eval|holdout|blind|wire] [--misses N]
 
 Items are fed in publication order through the real pipeline pieces (the Aggregator's item
-preparation and the Store's story lookup), one source per outlet, as `poll` would store them;
+preparation and the story index), one source per outlet, as `poll` would store them;
 then every pair of items is scored: predicted "same story" against the labels.
 
-Three sets: `eval.jsonl`, which the matching rules were tuned on; `holdout.jsonl`, written before
-that tuning, whose misses were read for some rules since; and `blind.jsonl`, written after the
-rules and scored once before any rule changed, so the gap between them shows how far the rules
-were fitted to the sets they were read on. All are always scored; `--set` chooses whose wrong
-merges and misses are listed.
+Four sets: `eval.jsonl`, which the matching rules were tuned on; `holdout.jsonl`, written before
+that tuning, whose misses were read for some rules since; `blind.jsonl`, written after the rules
+and scored once before any rule changed, so the gap between them shows how far the rules were
+fitted to the sets they were read on; and `wire.jsonl`, written the same way as realistic wire
+copy (revision slugs, recurring reports, developing stories), before the rules for wire
+conventions. All are always scored; `--set` chooses whose wrong merges and misses are listed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ SETS_FOLDER = Path(__file__).resolve().parent.parent / "tests" / "data" / "stori
 EVAL_SET = SETS_FOLDER / "eval.jsonl"
 HOLDOUT_SET = SETS_FOLDER / "holdout.jsonl"
 BLIND_SET = SETS_FOLDER / "blind.jsonl"
-SETS = {"eval": EVAL_SET, "holdout": HOLDOUT_SET, "blind": BLIND_SET}
+WIRE_SET = SETS_FOLDER / "wire.jsonl"
+SETS = {"eval": EVAL_SET, "holdout": HOLDOUT_SET, "blind": BLIND_SET, "wire": WIRE_SET}
 # From the sets' README; every other outlet publishes in English. Matching is by words, names and
 # figures, so a story told in two languages is mostly two stories to it: pairs within one language
 # are also scored apart.
@@ -44,8 +46,8 @@ OUTLET_LANGUAGES = {
 
 
 def language(row: dict[str, str]) -> str:
-    """The language an item's outlet publishes in."""
-    return OUTLET_LANGUAGES.get(row["outlet"], "en")
+    """An item's language: its own `language` (the wire set gives one), else its outlet's."""
+    return row.get("language") or OUTLET_LANGUAGES.get(row["outlet"], "en")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ precision or recall fails here; `python -m bench.storyeval` prints the figures a
 `eval.jsonl` is the set the matching rules were tuned on; `holdout.jsonl` was written before that
 tuning, and its misses were read for some rules since (its history is below); `blind.jsonl` was
 written after the rules and scored once before any rule changed, so its floors say how well the
-rules carry over to stories they were not fitted to.
+rules carry over to stories they were not fitted to; `wire.jsonl` was written the same way, as
+realistic wire copy, before the rules for wire conventions.
 """
 
 from __future__ import annotations
@@ -69,7 +70,15 @@ HOLDOUT_FLOORS = Floors(items=150, precision=0.98, same_language_recall=0.81, al
 # evergreen URL, as in the held-out set), recall 0.612 on same-language pairs, 0.515 on all pairs.
 # The gap to the other two sets is how far the rules are fitted to the misses they were read on.
 BLIND_FLOORS = Floors(items=150, precision=0.98, same_language_recall=0.60, all_pairs_recall=0.50)
-FLOORS = {"eval": EVAL_FLOORS, "holdout": HOLDOUT_FLOORS, "blind": BLIND_FLOORS}
+
+# Measured 2026-12-06 on wire.jsonl, written blind as realistic wire copy of 21 outlets modelled on
+# real agencies (revision slugs, recurring reports, live pages, developing stories over two days),
+# scored once before any rule changed for it: precision 0.933, recall 0.224 on same-language pairs,
+# 0.143 on all pairs. Most misses were revisions by one outlet, which were never joined then.
+WIRE_FLOORS = Floors(items=400, precision=0.92, same_language_recall=0.21, all_pairs_recall=0.13)
+FLOORS = {"eval": EVAL_FLOORS, "holdout": HOLDOUT_FLOORS, "blind": BLIND_FLOORS, "wire": WIRE_FLOORS}
+# Stories of the wire set run over two days (developing stories); the others' over 36 hours.
+LONGEST_STORY = {"wire": timedelta(hours=48)}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -86,11 +95,12 @@ def test_story_matching_keeps_its_measured_precision_and_recall(name: str) -> No
 def test_labelled_sets_are_well_formed(name: str) -> None:
     rows = [json.loads(line) for line in SETS[name].read_text(encoding="utf-8").splitlines() if line.strip()]
     keys = {"id", "outlet", "title", "summary", "link", "published", "story", "note"}
-    assert all(set(row) == keys for row in rows)
+    assert all(set(row) - {"language"} == keys for row in rows)
     assert len({row["id"] for row in rows}) == len(rows)
     published = [datetime.fromisoformat(row["published"].replace("Z", "+00:00")) for row in rows]
     assert published == sorted(published)
     spans: dict[str, list[datetime]] = {}
     for row, when in zip(rows, published, strict=True):
         spans.setdefault(row["story"], []).append(when)
-    assert all(max(times) - min(times) <= timedelta(hours=36) for times in spans.values())
+    longest = LONGEST_STORY.get(name, timedelta(hours=36))
+    assert all(max(times) - min(times) <= longest for times in spans.values())

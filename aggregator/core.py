@@ -327,12 +327,13 @@ class Aggregator:
         link_a, link_b = identity.canonical_url(a.link), identity.canonical_url(b.link)
         head_a = stories.headline(a.title, plain_text(a.summary))
         index = self.pipeline.storing.index_for(self.clock(), self.settings.dedupe)
-        common, named = index.rare_names(stories.name_keys(head_a), a.published.timestamp())
+        names = index.rare_names(stories.name_keys(head_a), a.published.timestamp())
         match = stories.compare(
             head_a,
             stories.headline(b.title, plain_text(b.summary)),
-            hours_between(a.published, b.published) if b.story_id in named else None,
-            common,
+            hours_between(a.published, b.published) if b.story_id in names.stories else None,
+            names.common,
+            names.singular,
         )
         if apart > window:
             same, reason = False, f"published {apart} apart, more than [dedupe] window_hours"

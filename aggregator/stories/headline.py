@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from aggregator.stories import aliases
 from aggregator.stories.language import (
     ARABIC,
     ARABIC_FOLD,
@@ -26,17 +27,35 @@ from aggregator.stories.language import (
     readings_of,
 )
 
+# Wire decorations, as agencies and broadcasters write them (after NFKC, which makes full-width
+# forms plain): revision and kind slugs (Reuters "UPDATE 2-", "REFILE-", "FACTBOX-"; AP "Live
+# updates:", "Correction:"; Xinhua "Roundup:", "Xinhua Headlines:"; dpa "Eilmeldung:"; EFE
+# "Última hora:"; AFP "EN DIRECT -"), Yonhap's "(LEAD)", "(2nd LD)", "(URGENT)", "(News Focus)",
+# Kyodo's "【速報】" and a Chinese column before a bar ("新华全媒+|"). They tell a revision or a
+# kind of piece, never which event.
 _WIRE_PREFIX = re.compile(
-    r"^\s*(?:(?:UPDATE|REFILE|CORRECTED|EXCLUSIVE|RPT|WRAPUP|ANALYSIS|FACTBOX|INSTANT VIEW)"
-    r"(?:\s*\d+)?\s*[-:]\s*|(?:BREAKING|Breaking|Roundup|ROUNDUP|Update|Live)\s*:\s*|\((?:LEAD|URGENT|2ND LEAD)\)\s*)+"
+    r"^\s*(?:(?:UPDATE|REFILE|CORRECTED|EXCLUSIVE|RPT|WRAPUP|ANALYSIS|FACTBOX|INSTANT VIEW|EXPLAINER|ROUNDUP)"
+    r"(?:\s*\d+)?\s*[-:]\s*"
+    r"|(?:BREAKING|Breaking|Roundup|Update|Live|Live updates|LIVE|Correction|CORRECTION|Explainer|Feature|"
+    r"Interview|Analysis|Factbox|Urgente|URGENTE|ÚLTIMA HORA|Última hora|Eilmeldung|EILMELDUNG|EN DIRECT|"
+    r"En direct|URGENT|Urgent|FLASH|Flash|[A-Z][a-z]+ Headlines)\s*[:\-\u2013\u2014]\s*"
+    r"|\((?:LEAD|URGENT|2ND LEAD|\d+(?:st|nd|rd|th) LD|News Focus|[A-Z]\w* Interview)\)\s*"
+    r"|\u3010[^\u3011]{1,8}\u3011\s*"
+    r"|[\u3040-\u30ff\u4e00-\u9fff+]{1,10}\|\s*)+"
 )
-_WIRE_TAG = re.compile(r"\s*\((?:LEAD|URGENT|UPDATE\s*\d*)\)\s*")
+_WIRE_TAG = re.compile(r"\s*\((?:LEAD|URGENT|UPDATE\s*\d*|\d+(?:st|nd|rd|th) LD)\)\s*")
 # " - Meridian Wire": a capitalised tail without digits (" - Magnitude 6" is news, not an outlet).
 _OUTLET_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[A-Z][^|\u2013\u2014\d]{0,40}$")
 _PIPE_SUFFIX = re.compile(r"\s+\|\s+[^|]{1,60}$")
+# Who said it, at the end: Reuters " -sources", " -EMSC", " - statement"; Yonhap ": JCS";
+# Kyodo's credit line "=共同".
+_ATTRIBUTION = re.compile(r"(?:\s+-\s*[^\W\d][^\d|\-\u2013\u2014]{0,30}|:\s+[A-Z]{2,6}|\s*=\s*\S{1,8})$")
+# A broadcaster's live page: "Cyclone Kerrin live: storm crosses coast" reads as its story.
+_LIVE_PAGE = re.compile(r"(?<=\w)\s+(?:live|LIVE)(?=\s*:)")
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+# A headline's main clause ends at the word that gives its cause: "Stocks rise after Fed holds".
+_CAUSE = re.compile(r"\s(?:after|following|amid|tras|après|apres|nach|infolge)\s", re.IGNORECASE)
 _HYPHENATED = re.compile(r"(?<=[^\W\d])-(?=[^\W\d])")
-
 # A headline in Chinese or Japanese this short (in characters) names no particular event.
 MIN_CJK_CHARS = 6
 
@@ -130,6 +149,15 @@ class Headline:
     def all_tokens(self) -> frozenset[str]:
         """Headline and summary tokens together."""
         return self.tokens | self.summary_tokens
+
+    @functools.cached_property
+    def clauses(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The headline's tokens before and after its first word of cause ("Stocks rise | after Fed
+        holds rates"): what happened, and what it followed. Without such a word, all and none."""
+        found = _CAUSE.search(self.title)
+        if not found:
+            return self.tokens, frozenset()
+        return _tokens(_words(self.title[: found.start()])[0]), _tokens(_words(self.title[found.end() :])[0])
 
     @functools.cached_property
     def cased(self) -> bool:
@@ -294,8 +322,9 @@ def normalise_headline(title: str) -> str:
 
 
 def _prepared(text: str) -> str:
-    """A text with "U.N." written "UN", Chinese numerals in digits and French elisions dropped."""
-    return _ELISION.sub("", _cjk_numerals(_join_acronyms(text)))
+    """A text with "U.N." written "UN", institutions by their short names ("Federal Reserve" is
+    "Fed"), Chinese numerals in digits and French elisions dropped."""
+    return _ELISION.sub("", _cjk_numerals(aliases.short_names(_join_acronyms(text))))
 
 
 def _cjk_numerals(text: str) -> str:
@@ -516,5 +545,7 @@ def _name_form(word: str) -> str:
 def _strip_decorations(text: str) -> str:
     text = _WIRE_PREFIX.sub("", text)
     text = _WIRE_TAG.sub(" ", text)
+    text = _LIVE_PAGE.sub("", text)
     text = _PIPE_SUFFIX.sub("", text)
-    return _OUTLET_SUFFIX.sub("", text)
+    text = _OUTLET_SUFFIX.sub("", text)
+    return _ATTRIBUTION.sub("", text)

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from aggregator.stories.headline import Headline
 from aggregator.stories.rules import (
@@ -41,6 +41,8 @@ from aggregator.stories.rules import (
     RARE_NAME_POSTINGS,
     RARE_NAME_STORIES,
     REUSED_LINK_GAP,
+    REVISION_HOURS,
+    SINGULAR_NAME_HOURS,
     choose_story,
     different_events,
 )
@@ -70,6 +72,14 @@ class Report:
     @property
     def order(self) -> Order:
         return (self.published, self.source, self.item_key)
+
+
+class RareNames(NamedTuple):
+    """What a report's names tell (`StoryIndex.rare_names`)."""
+
+    common: frozenset[str]  # names many stories carry in the hours around it
+    stories: set[int]  # the stories carrying one of its rare names
+    singular: frozenset[str]  # names only one story carries in the days around it
 
 
 @dataclass(frozen=True)
@@ -204,14 +214,14 @@ class StoryIndex:
         if not new.keys:
             return None
         published = new.published.timestamp()
-        common, named = self.rare_names(new.names, published)
-        reports = self._candidates(new, published, named)
+        names = self.rare_names(new.names, published)
+        reports = self._candidates(new, published, names.stories)
         if not reports:
             return None
-        apart = [abs(published - r.published) / HOUR if r.story in named else None for r in reports]
-        return choose_story(
-            new.head, [(r.story, r.head, hours) for r, hours in zip(reports, apart, strict=True)], common
-        )
+        apart = [abs(published - r.published) / HOUR if r.story in names.stories else None for r in reports]
+        own = frozenset(r.story for r in reports if r.source == new.source)
+        candidates = [(r.story, r.head, hours) for r, hours in zip(reports, apart, strict=True)]
+        return choose_story(new.head, candidates, names.common, own, names.singular)
 
     def _linked_story(self, new: Candidate) -> int | None:
         if not new.link:
@@ -229,26 +239,31 @@ class StoryIndex:
         )
         return None if reused else first.story
 
-    def rare_names(self, names: Sequence[tuple[str, int]], published: float) -> tuple[frozenset[str], set[int]]:
-        """Of a report's name keys, the names more than RARE_NAME_STORIES stories carry within
-        DEVELOPING_HOURS of it, and the stories carrying one of the others (a rare name) then."""
-        near = DEVELOPING_HOURS * HOUR
+    def rare_names(self, names: Sequence[tuple[str, int]], published: float) -> RareNames:
+        """Of a report's name keys: the names more than RARE_NAME_STORIES stories carry within
+        DEVELOPING_HOURS of it (common), the stories carrying one of the others (a rare name) then,
+        and the names only one story carries within SINGULAR_NAME_HOURS, with that story."""
+        near, far = DEVELOPING_HOURS * HOUR, SINGULAR_NAME_HOURS * HOUR
         common: set[str] = set()
+        singular: set[str] = set()
         named: set[int] = set()
         for name, key in names:
-            found = self._newest_stories(
-                self._names.get(key, []), published - near, published + near, RARE_NAME_POSTINGS
-            )
-            if len(set(found)) > RARE_NAME_STORIES:
+            postings = self._names.get(key, [])
+            found = set(self._newest_stories(postings, published - near, published + near, RARE_NAME_POSTINGS))
+            if len(found) > RARE_NAME_STORIES:
                 common.add(name)
-            else:
-                named.update(found)
-        return frozenset(common), named
+                continue
+            named |= found
+            carrying = set(self._newest_stories(postings, published - far, published + far, RARE_NAME_POSTINGS))
+            if len(carrying) == 1:
+                singular.add(name)
+                named |= carrying
+        return RareNames(frozenset(common), named, frozenset(singular))
 
     def _candidates(self, new: Candidate, published: float, named: set[int]) -> list[Report]:
         """The reports a new report is compared with, in canonical order: the first and latest few
         of the MAX_CANDIDATE_STORIES stories sharing most keys with it within the window, and of
-        the `named` ones; a story its own source carries is left out."""
+        the `named` ones; a story its own source told more than REVISION_HOURS before is left out."""
         reach = self.window.total_seconds()
         shared: Counter[int] = Counter()
         for key in new.keys:
@@ -266,8 +281,9 @@ class StoryIndex:
         chosen: list[Report] = []
         for story in dict.fromkeys([*ranked[:MAX_CANDIDATE_STORIES], *sorted(named, key=firsts.__getitem__)]):
             reports = self._story_reports(story)
-            if any(report.source == new.source for report in reports):
-                continue
+            own = [report.published for report in reports if report.source == new.source]
+            if own and published - own[-1] > REVISION_HOURS * HOUR:
+                continue  # its source told it that long ago: a recurring report, not a revision
             newest = len(reports) - CANDIDATE_REPORTS_NEWEST
             chosen += [r for n, r in enumerate(reports) if n < CANDIDATE_REPORTS_OLDEST or n >= newest]
         chosen.sort(key=lambda report: report.order)

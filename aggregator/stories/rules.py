@@ -75,7 +75,17 @@ CJK_DEVELOPING_SHARE = 0.4
 # What happened is told by a word of this many letters or more ("flood", "outage", "rocket").
 EVENT_WORD_LETTERS = 4
 
-# Candidates, as the store finds them for a new item.
+# An outlet revises its own story within hours ("UPDATE 1-" -> "UPDATE 3-", "(URGENT)" -> "(LEAD)"
+# -> "(2nd LD)", a live page and its wrap-up); the same headline from it a day later is the next of
+# a recurring report ("Stock market today:", a daily close, "Today in History"). So a report may
+# join a story its own source carries only this soon after that source's latest report in it.
+REVISION_HOURS = 12.0
+# A revision repeats most of its headline (the slug changed, a figure, a clause); an outlet's other
+# report on a related event ("nears deal" -> "agrees to buy"; a rate decision -> the market's
+# reaction) shares names and little else, so it joins its own source's story only by words.
+REVISION_SCORE = 0.6
+
+# Candidates, as the index finds them for a new item.
 MAX_CANDIDATE_STORIES = 12  # the stories sharing most keys with a new item
 CANDIDATE_REPORTS_OLDEST = 3  # reports of a candidate story compared with a new item: its first ...
 CANDIDATE_REPORTS_NEWEST = 2  # ... and its latest
@@ -84,6 +94,10 @@ KEY_POSTINGS = 64  # stories read per candidate key (its newest)
 # story developing ("Kerala", "Orbica Cloud"); one carried by more ("Paris", "Trump") is not.
 RARE_NAME_STORIES = 3
 RARE_NAME_POSTINGS = 16  # a name's newest postings read to tell: a common name's postings span more stories
+# A name that only one story carries in the whole window (a storm's, a company's in one incident:
+# "Cyclone Kerrin", "Stratocore outage") ties that story's reports over this many hours, when they
+# tell of the same thing besides (the warning, the landfall and the clean-up two days on).
+SINGULAR_NAME_HOURS = 48.0
 
 
 @dataclass(frozen=True)
@@ -96,24 +110,36 @@ class Match:
 
 
 def compare(
-    a: Headline, b: Headline, hours_apart: float | None = None, common_names: frozenset[str] = frozenset()
+    a: Headline,
+    b: Headline,
+    hours_apart: float | None = None,
+    common_names: frozenset[str] = frozenset(),
+    singular_names: frozenset[str] = frozenset(),
 ) -> Match:
     """Are two reports one story? Pure and symmetric. With `hours_apart`, the hours between the
     reports, reports of a story developing within DEVELOPING_HOURS are joined too, through names
     other than `common_names` (names cut to NAME_PREFIX letters that many stories carry in those
-    hours: "Paris" tells no story apart)."""
+    hours: "Paris" tells no story apart); and within SINGULAR_NAME_HOURS when both give one of
+    `singular_names` (names only one story of the window carries)."""
     if not a.specific or not b.specific:
         return Match(False, 0.0, "a headline is too short to name one event")
     overlap = _Overlap.of(a, b)
     shared, jaccard, containment = a.tokens & b.tokens, overlap.jaccard, overlap.containment
     summary, whole, told = overlap.summary, overlap.whole, overlap.told
     score = max(jaccard, containment * SAME_STORY_JACCARD / SAME_STORY_CONTAINMENT)
-    developing = hours_apart is not None and hours_apart <= DEVELOPING_HOURS
+    near = hours_apart is not None and hours_apart <= DEVELOPING_HOURS
+    developing = near or (
+        hours_apart is not None
+        and hours_apart <= SINGULAR_NAME_HOURS
+        and not singular_names.isdisjoint(a.name_prefixes & b.name_prefixes)
+    )
     if overlap.too_little and not developing:
         return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
     # Chinese and Japanese headlines open with their place or actor: neither mentions the other's.
     if a.subject and b.subject and not _has_subject(a, b) and not _has_subject(b, a):
         return Match(False, score, f"different subjects ({a.subject} / {b.subject})")
+    if (followed := _follows(a, b) or _follows(b, a)) is not None:
+        return Match(False, score, f"one reports what followed the other ({followed})")
     if developing and (both_give := _told_in_two_languages(a, b, common_names)):
         return Match(
             True, score, f"one story in {a.language} and {b.language}: both give {both_give}, {hours_apart:.0f} h apart"
@@ -122,7 +148,7 @@ def compare(
     # Each naming someone the other does not is a different actor, unless a telling figure is in
     # both too ("EU fines Veltrix €480m" / "Brussels hits Veltrix with €480m fine").
     others = only_a and only_b and not a.figures & b.figures
-    if developing and not others and (shared_facts := _developing(a, b, common_names)):
+    if developing and not others and (shared_facts := _developing(a, b, common_names, figures_tell=near)):
         return Match(True, score, f"a story developing: both name {shared_facts}, {hours_apart:.0f} h apart")
     if developing and (shared_pairs := _developing_in_characters(a, b)):
         return Match(True, score, f"a story developing: both write {shared_pairs}, {hours_apart:.0f} h apart")
@@ -174,6 +200,17 @@ def compare(
     return Match(False, score, f"headlines share only {len(shared)} of {len(a.tokens | b.tokens)} words")
 
 
+def _follows(a: Headline, b: Headline) -> str | None:
+    """What `b` says happened after the event `a` reports ("Stocks rise" after "Fed holds rates
+    steady"): every word the headlines share is in `b`'s clause of cause and in `a`'s main clause,
+    and `b`'s main clause shares none of `a`'s words. None when `b` is not such a reaction."""
+    main_b, cause_b = b.clauses
+    shared = a.tokens & b.tokens
+    if not cause_b or not shared or not shared <= cause_b or not shared <= a.clauses[0] or main_b & a.all_tokens:
+        return None
+    return " ".join(sorted(main_b)[:4])
+
+
 def _developing_in_characters(a: Headline, b: Headline) -> str | None:
     """What two Chinese reports of a story developing share: CJK_DEVELOPING_PAIRS character pairs
     or more, CJK_DEVELOPING_SHARE of the shorter headline's, and no figure each gives that the
@@ -189,10 +226,12 @@ def _developing_in_characters(a: Headline, b: Headline) -> str | None:
     return "、".join(shared)
 
 
-def _developing(a: Headline, b: Headline, common_names: frozenset[str]) -> str | None:
+def _developing(a: Headline, b: Headline, common_names: frozenset[str], figures_tell: bool = True) -> str | None:
     """What two reports of a story developing share: a name one headline gives whole and the other
     has too ("Kerala", "Orbica Cloud") and a word of what happened that both use ("flood",
-    "outage"), or two such names ("Northbridge", "Castlegate"); None when they do not. Headlines
+    "outage"), or two such names ("Northbridge", "Castlegate"), or (when `figures_tell`, within
+    hours) a name and a figure; None when they do not. Days apart a figure tells nothing: a
+    conference's name holds its number ("COP31"), and each of its days is news of its own. Headlines
     whose case tells no names, and digests listing several stories ("Daily briefing: Kerala floods,
     Harbourline deal, Vega-X failure"), share none."""
     if not a.cased or not b.cased or a.digest or b.digest:
@@ -206,7 +245,7 @@ def _developing(a: Headline, b: Headline, common_names: frozenset[str]) -> str |
         return None
     if len(names) >= 2:
         return f"{' '.join(names[0])} and {' '.join(names[1])}"
-    if figures := sorted(a.figures & b.figures):
+    if figures_tell and (figures := sorted(a.figures & b.figures)):
         return f"{' '.join(names[0])} and {figures[0]}"
     name_words = frozenset(names[0])
     events = sorted(
@@ -402,13 +441,18 @@ def choose_story(
     head: Headline,
     candidates: Sequence[tuple[int, Headline, float | None]],
     common_names: frozenset[str] = frozenset(),
+    own_stories: frozenset[int] = frozenset(),
+    singular_names: frozenset[str] = frozenset(),
 ) -> int | None:
     """The story whose report matches `head` best, or None when none is the same story. Each
-    candidate is (story id, report, hours between the report and `head`, if known)."""
+    candidate is (story id, report, hours between the report and `head`, if known); a story of
+    `own_stories` (its source's own) is joined only as a revision (REVISION_SCORE)."""
     best: tuple[float, int] | None = None
     for story_id, other, hours_apart in candidates:
-        match = compare(head, other, hours_apart, common_names)
-        if match.same and (best is None or match.score > best[0]):
+        match = compare(head, other, hours_apart, common_names, singular_names)
+        if not match.same or (story_id in own_stories and match.score < REVISION_SCORE):
+            continue
+        if best is None or match.score > best[0]:
             best = (match.score, story_id)
     return best[1] if best else None
 

@@ -2,5 +2,6 @@
 
 - `pipeline`: one poll, from the due sources to what each of them stored or why it failed;
 - `pool`: the processes that parse and prepare feeds (and render archive pages) on every core;
-- `writer`: the one thread that stores each feed as soon as it is ready.
+- `storing`: a poll's new items matched to stories in the canonical order, over the story index
+  in memory, and each source's items written in a transaction of its own.
 """

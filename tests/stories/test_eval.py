@@ -69,13 +69,20 @@ HOLDOUT_FLOORS = Floors(items=150, precision=0.98, same_language_recall=0.81, al
 # rule was changed for it: precision 0.990 (the one wrong merge: two "Live updates" sharing an
 # evergreen URL, as in the held-out set), recall 0.612 on same-language pairs, 0.515 on all pairs.
 # The gap to the other two sets is how far the rules are fitted to the misses they were read on.
-BLIND_FLOORS = Floors(items=150, precision=0.98, same_language_recall=0.60, all_pairs_recall=0.50)
+# Then (2026-12-06) the rules for wire conventions, written from agencies' style rules and the wire
+# set's misses, not this set's: institutions by one name, revisions by the same outlet, a reaction
+# apart from its event, a name only one story carries over two days: precision 0.991, recall
+# 0.682 on same-language pairs, 0.571 on all pairs (eval 0.947 and 0.861, holdout 0.839 and 0.720).
+BLIND_FLOORS = Floors(items=150, precision=0.98, same_language_recall=0.66, all_pairs_recall=0.55)
 
 # Measured 2026-12-06 on wire.jsonl, written blind as realistic wire copy of 21 outlets modelled on
 # real agencies (revision slugs, recurring reports, live pages, developing stories over two days),
 # scored once before any rule changed for it: precision 0.933, recall 0.224 on same-language pairs,
 # 0.143 on all pairs. Most misses were revisions by one outlet, which were never joined then.
-WIRE_FLOORS = Floors(items=400, precision=0.92, same_language_recall=0.21, all_pairs_recall=0.13)
+# After the rules for wire conventions (see the blind set): precision 0.945, recall 0.284 on
+# same-language pairs, 0.176 on all pairs; most misses now are stories developing over a day or
+# two through places that contain each other, and rewordings across languages.
+WIRE_FLOORS = Floors(items=400, precision=0.93, same_language_recall=0.27, all_pairs_recall=0.16)
 FLOORS = {"eval": EVAL_FLOORS, "holdout": HOLDOUT_FLOORS, "blind": BLIND_FLOORS, "wire": WIRE_FLOORS}
 # Stories of the wire set run over two days (developing stories); the others' over 36 hours.
 LONGEST_STORY = {"wire": timedelta(hours=48)}

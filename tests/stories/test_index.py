@@ -1,7 +1,7 @@
 """The story index in memory: reports kept, replaced, forgotten and pruned; a story's provisional id
 renamed; the story a new report joins (by link, unless the page was reused; by the rules among
-candidates, never a story of its own source); and an index built again from the database after a
-restart matches new reports into the stories stored before it."""
+candidates; a story of its own source only by a revision within hours); and an index built again
+from the database after a restart matches new reports into the stories stored before it."""
 
 from __future__ import annotations
 
@@ -40,15 +40,25 @@ def report(title: str, source: int = 1, key: str | None = None, hours: float = 0
     )
 
 
-def test_a_copy_from_another_source_joins_the_story_and_one_from_the_same_source_does_not() -> None:
+def test_a_copy_from_another_source_joins_the_story() -> None:
     index = StoryIndex(WINDOW)
     index.add(report(SENBAI, source=1), 7)
     for n, title in enumerate(FILLER):
         index.add(report(title, source=1, hours=-n), 10 + n)
 
     assert index.match(report("UPDATE 1-" + SENBAI, source=2, hours=1)) == 7
-    assert index.match(report("UPDATE 1-" + SENBAI, source=1, hours=1)) is None  # its own source's story
     assert index.match(report("Lottery numbers drawn on Saturday", source=2)) is None
+
+
+def test_its_own_source_joins_a_story_with_a_revision_within_hours_not_a_day_later() -> None:
+    index = StoryIndex(WINDOW)
+    index.add(report(SENBAI, source=1), 7)
+
+    assert index.match(report("UPDATE 1-" + SENBAI, source=1, hours=1)) == 7
+    # The same headline from the same outlet a day later is the next of a recurring report.
+    assert index.match(report(SENBAI, source=1, key="next day", hours=24)) is None
+    # Another outlet's copy a day later still joins (the story developing across outlets).
+    assert index.match(report(SENBAI, source=2, hours=24)) == 7
 
 
 def test_a_report_outside_the_window_is_no_candidate() -> None:

@@ -34,12 +34,36 @@ HEADLINE = "Typhoon Senbai makes landfall in southeast China"
         "WRAPUP 1-Typhoon Senbai makes landfall in southeast China",
         "Typhoon Senbai makes landfall in southeast China - Meridian Wire",
         "Typhoon Senbai makes landfall in southeast China | Harbour Daily",
+        "(2nd LD) Typhoon Senbai makes landfall in southeast China",
+        "(URGENT) Typhoon Senbai makes landfall in southeast China",
+        "CORRECTED-Typhoon Senbai makes landfall in southeast China",
+        "Correction: Typhoon Senbai makes landfall in southeast China",
+        "Live updates: Typhoon Senbai makes landfall in southeast China",
+        "EN DIRECT - Typhoon Senbai makes landfall in southeast China",
+        "Eilmeldung: Typhoon Senbai makes landfall in southeast China",
+        "Última hora: Typhoon Senbai makes landfall in southeast China",
+        "Xinhua Headlines: Typhoon Senbai makes landfall in southeast China",
+        "Typhoon Senbai makes landfall in southeast China -sources",
+        "Typhoon Senbai makes landfall in southeast China: CMA",
         "TYPHOON SENBAI MAKES LANDFALL IN SOUTHEAST CHINA",
         "  Typhoon Senbai makes landfall in southeast China.  ",
     ],
 )
 def test_normalise_headline_ignores_wire_decorations_and_case(decorated: str) -> None:
     assert normalise_headline(decorated) == normalise_headline(HEADLINE)
+
+
+@pytest.mark.parametrize(
+    ("decorated", "plain"),
+    [
+        ("【速報】茨城県で震度5強", "茨城県で震度5強"),
+        ("茨城で震度5強、3人けが＝共同", "茨城で震度5強、3人けが"),
+        ("新华全媒+｜贵州煤矿透水事故救援现场", "贵州煤矿透水事故救援现场"),
+        ("Cyclone Kerrin live: storm crosses coast near Mackay", "Cyclone Kerrin: storm crosses coast near Mackay"),
+    ],
+)
+def test_wire_marks_of_other_agencies_are_decorations(decorated: str, plain: str) -> None:
+    assert normalise_headline(decorated) == normalise_headline(plain)
 
 
 def test_normalise_headline_is_lower_case_words() -> None:
@@ -345,6 +369,64 @@ def test_chinese_reports_of_a_story_developing_share_character_pairs_and_no_othe
 )
 def test_reports_hours_apart_sharing_a_name_are_not_always_one_story(first: str, second: str) -> None:
     assert not compare(headline(first), headline(second), hours_apart=1).same
+
+
+def test_a_reaction_to_an_event_is_not_the_event() -> None:
+    decision = headline("Fed holds rates steady, signals patience on cuts")
+    reaction = headline("Stocks rise after Fed holds rates steady")
+
+    assert not compare(decision, reaction, hours_apart=3).same
+    assert "followed" in compare(reaction, decision, hours_apart=3).reason
+    # Two reports of the same reaction are one story.
+    assert compare(reaction, headline("Stocks climb after Fed holds rates steady"), hours_apart=1).same
+
+
+def test_an_outlets_own_story_is_joined_only_by_a_revision_of_it() -> None:
+    scoop = headline("Harbourline Bank nears $6.2 bln deal for Crestmoor")
+    revision = headline("UPDATE 1-Harbourline Bank nears $6.2 bln deal for Crestmoor")
+    announcement = headline("Harbourline Bank agrees to buy Crestmoor for $6.2 billion")
+
+    assert choose_story(revision, [(1, scoop, None)], own_stories=frozenset({1})) == 1
+    assert compare(announcement, scoop).same  # another outlet's report of the deal joins ...
+    assert choose_story(announcement, [(1, scoop, None)], own_stories=frozenset({1})) is None  # ... not its own
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Federal Reserve leaves key rate unchanged", "Fed leaves key rate unchanged"),
+        ("US central bank leaves key rate unchanged", "Fed leaves key rate unchanged"),
+        ("EZB senkt den Leitzins", "ECB senkt den Leitzins"),
+        ("El BCE rebaja los tipos", "El ECB rebaja los tipos"),
+        ("国务院常务会议部署能源保供", "国常会部署能源保供"),
+    ],
+)
+def test_an_institution_is_one_name_however_it_is_written(first: str, second: str) -> None:
+    assert headline(first).tokens == headline(second).tokens
+
+
+def test_an_abbreviation_is_an_alias_only_in_capitals() -> None:
+    assert "ecb" not in headline("Prices at the bce market rose sharply today").tokens
+
+
+STORM_WARNING = "Cyclone Kerrin makes landfall in northeast Australia, cutting power to 80,000"
+STORM_TOLL = "Cyclone Kerrin leaves 2 dead, thousands without power in northeast Australia"
+
+
+def test_a_name_only_one_story_carries_ties_its_reports_over_days() -> None:
+    warning, toll = headline(STORM_WARNING), headline(STORM_TOLL)
+
+    assert not compare(warning, toll, hours_apart=20).same
+    joined = compare(warning, toll, hours_apart=20, singular_names=frozenset({"kerr"}))
+    assert joined.same and "20 h apart" in joined.reason
+    assert not compare(warning, toll, hours_apart=60, singular_names=frozenset({"kerr"})).same
+
+
+def test_days_apart_a_figure_in_a_name_does_not_tie_two_reports() -> None:
+    draft = headline("COP31: draft text drops fossil fuel phase-out")
+    overtime = headline("COP31 talks run into overtime as finance deal stalls")
+
+    assert not compare(draft, overtime, hours_apart=20, singular_names=frozenset({"cop3"})).same
 
 
 def test_choose_story_takes_the_best_matching_candidate() -> None:

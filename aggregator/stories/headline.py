@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -144,6 +145,21 @@ class Headline:
     title: str = ""
     summary: str = ""
     words: tuple[str, ...] = ()
+
+    def bare(self) -> Headline:
+        """This headline without what was worked out from it (names, mentions: worked out again
+        when next asked for), its words shared with every other headline's (interned)."""
+        return Headline(
+            self.text,
+            _interned(self.tokens),
+            _interned(self.numbers),
+            _interned(self.summary_tokens),
+            _interned(self.summary_numbers),
+            self.subject,
+            self.title,
+            self.summary,
+            tuple(sys.intern(word) for word in self.words),
+        )
 
     @functools.cached_property
     def all_tokens(self) -> frozenset[str]:
@@ -288,6 +304,10 @@ class Headline:
         if CJK.search(self.text):
             return len(self.text.replace(" ", "")) >= MIN_CJK_CHARS
         return len(self.tokens) >= MIN_MATCH_TOKENS
+
+
+def _interned(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(sys.intern(word) for word in words)
 
 
 def headline(title: str, summary: str = "") -> Headline:

@@ -24,8 +24,11 @@ feeds are fetched or split into polls (see update/storing.py).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
-from collections import Counter
+import math
+from array import array
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,15 +53,24 @@ from aggregator.stories.rules import (
 HOUR = 3600.0
 # A report's place in the canonical order: (published, source id, item key).
 Order = tuple[float, int, str]
-# A key's posting: (published, report number), kept sorted.
-Posting = tuple[float, int]
+# A key's posting: a report's number and its time (whole seconds) in one integer that sorts by
+# time, then number; a key only one report has keeps it alone, not in a list. Postings are most
+# of the index (26 keys a report), so they are kept as small as Python allows.
+Posting = int
+Postings = int | list[int]
+_NUMBER_BITS = 32
+_NUMBER_MASK = (1 << _NUMBER_BITS) - 1
 K = TypeVar("K", int, str)
-_LAST = 1 << 62  # above every report number
+# Headlines compared last (or added last), kept with what comparing worked out of them (names,
+# mentions: several kilobytes each); every other report of the window keeps its headline bare,
+# and what a comparison needs of it is worked out again (most comparisons need only its words).
+HEAD_CACHE = 4096
 
 
 @dataclass(slots=True, eq=False)
 class Report:
-    """What the index keeps of one stored report."""
+    """What the index keeps of one stored report: its headline bare (`Headline.bare`), with what
+    comparing works out of it kept only for the HEAD_CACHE compared last (`StoryIndex.head`)."""
 
     story: int
     source: int
@@ -66,7 +78,7 @@ class Report:
     published: float  # POSIX seconds
     link: str | None
     head: Headline
-    keys: tuple[int, ...]
+    keys: array[int]  # 64-bit integers: a tuple of them would take four times the memory
     names: tuple[tuple[str, int], ...]
 
     @property
@@ -108,10 +120,11 @@ class StoryIndex:
     _numbers: dict[tuple[int, str], int] = field(default_factory=dict)  # (source, item key) -> report number
     # story -> its reports as (canonical order, report number), kept sorted
     _stories: dict[int, list[tuple[Order, int]]] = field(default_factory=dict)
-    _keys: dict[int, list[Posting]] = field(default_factory=dict)
-    _names: dict[int, list[Posting]] = field(default_factory=dict)
-    _links: dict[str, list[Posting]] = field(default_factory=dict)
+    _keys: dict[int, Postings] = field(default_factory=dict)
+    _names: dict[int, Postings] = field(default_factory=dict)
+    _links: dict[str, Postings] = field(default_factory=dict)
     _ages: list[Posting] = field(default_factory=list)  # a heap of every report added, oldest first
+    _heads: OrderedDict[int, Headline] = field(default_factory=OrderedDict)  # the HEAD_CACHE last used
     _next_number: int = 0
     _next_provisional: int = -1
 
@@ -135,21 +148,22 @@ class StoryIndex:
             candidate.item_key,
             candidate.published.timestamp(),
             candidate.link,
-            candidate.head,
-            candidate.keys,
+            candidate.head.bare(),
+            array("q", candidate.keys),
             candidate.names,
         )
         self.reports[number] = report
+        self._remember(number, candidate.head)
         self._numbers[(report.source, report.item_key)] = number
         bisect.insort(self._stories.setdefault(story, []), (report.order, number))
-        posting = (report.published, number)
+        posting = _posting(report.published, number)
         heapq.heappush(self._ages, posting)
         for key in report.keys:
-            bisect.insort(self._keys.setdefault(key, []), posting)
+            _post(self._keys, key, posting)
         for _, key in report.names:
-            bisect.insort(self._names.setdefault(key, []), posting)
+            _post(self._names, key, posting)
         if report.link:
-            bisect.insort(self._links.setdefault(report.link, []), posting)
+            _post(self._links, report.link, posting)
 
     def discard(self, source: int, item_key: str) -> None:
         """Forget a report (its item was pruned, or its write undone), if kept."""
@@ -157,7 +171,8 @@ class StoryIndex:
         if number is None:
             return
         report = self.reports.pop(number)
-        posting = (report.published, number)
+        self._heads.pop(number, None)
+        posting = _posting(report.published, number)
         members = self._stories[report.story]
         members.remove((report.order, number))
         if not members:
@@ -177,8 +192,8 @@ class StoryIndex:
     def prune(self, before: datetime) -> int:
         """Forget the reports published before `before`; how many."""
         edge, ages, pruned = before.timestamp(), self._ages, 0
-        while ages and ages[0][0] < edge:
-            _, number = heapq.heappop(ages)
+        while ages and ages[0] >> _NUMBER_BITS < edge:
+            number = heapq.heappop(ages) & _NUMBER_MASK
             report = self.reports.get(number)  # None when discarded or replaced since
             if report is not None:
                 self.discard(report.source, report.item_key)
@@ -191,6 +206,21 @@ class StoryIndex:
         for _, number in members:
             self.reports[number].story = story
         self._stories[story] = sorted(self._stories.get(story, []) + members)
+
+    def head(self, number: int) -> Headline:
+        """Report `number`'s headline to compare: as last compared, or a fresh copy of the bare one."""
+        head = self._heads.get(number)
+        if head is not None:
+            self._heads.move_to_end(number)
+            return head
+        head = dataclasses.replace(self.reports[number].head)
+        self._remember(number, head)
+        return head
+
+    def _remember(self, number: int, head: Headline) -> None:
+        self._heads[number] = head
+        if len(self._heads) > HEAD_CACHE:
+            self._heads.popitem(last=False)
 
     def report_of(self, source: int, item_key: str) -> Report | None:
         number = self._numbers.get((source, item_key))
@@ -218,9 +248,9 @@ class StoryIndex:
         reports = self._candidates(new, published, names.stories)
         if not reports:
             return None
-        apart = [abs(published - r.published) / HOUR if r.story in names.stories else None for r in reports]
-        own = frozenset(r.story for r in reports if r.source == new.source)
-        candidates = [(r.story, r.head, hours) for r, hours in zip(reports, apart, strict=True)]
+        apart = [abs(published - r.published) / HOUR if r.story in names.stories else None for _, r in reports]
+        own = frozenset(r.story for _, r in reports if r.source == new.source)
+        candidates = [(r.story, self.head(n), hours) for (n, r), hours in zip(reports, apart, strict=True)]
         return choose_story(new.head, candidates, names.common, own, names.singular)
 
     def _linked_story(self, new: Candidate) -> int | None:
@@ -228,14 +258,14 @@ class StoryIndex:
             return None
         published = new.published.timestamp()
         reach = self.window.total_seconds()
-        postings = _between(self._links.get(new.link, []), published - reach, published + reach)
+        postings = _between(self._links.get(new.link), published - reach, published + reach)
         if not postings:
             return None
-        first = min((self.reports[number] for _, number in postings), key=lambda report: report.order)
+        first = min((self.reports[p & _NUMBER_MASK] for p in postings), key=lambda report: report.order)
         gap = REUSED_LINK_GAP.total_seconds()
         reused = all(
-            abs(published - r.published) >= gap and different_events(new.head, r.head)
-            for r in self._story_reports(first.story)
+            abs(published - r.published) >= gap and different_events(new.head, self.head(n))
+            for n, r in self._story_reports(first.story)
         )
         return None if reused else first.story
 
@@ -248,7 +278,7 @@ class StoryIndex:
         singular: set[str] = set()
         named: set[int] = set()
         for name, key in names:
-            postings = self._names.get(key, [])
+            postings = self._names.get(key)
             found = set(self._newest_stories(postings, published - near, published + near, RARE_NAME_POSTINGS))
             if len(found) > RARE_NAME_STORIES:
                 common.add(name)
@@ -260,7 +290,7 @@ class StoryIndex:
                 named |= carrying
         return RareNames(frozenset(common), named, frozenset(singular))
 
-    def _candidates(self, new: Candidate, published: float, named: set[int]) -> list[Report]:
+    def _candidates(self, new: Candidate, published: float, named: set[int]) -> list[tuple[int, Report]]:
         """The reports a new report is compared with, in canonical order: the first and latest few
         of the MAX_CANDIDATE_STORIES stories sharing most keys with it within the window, and of
         the `named` ones; a story its own source told more than REVISION_HOURS before is left out."""
@@ -268,7 +298,7 @@ class StoryIndex:
         shared: Counter[int] = Counter()
         for key in new.keys:
             postings = self._keys.get(key)
-            if postings:
+            if postings is not None:
                 shared.update(self._newest_stories(postings, published - reach, published + reach, KEY_POSTINGS))
         # Most keys shared first; among equals the newest story (by its first report) first.
         counts = heapq.nlargest(MAX_CANDIDATE_STORIES, shared.values())
@@ -278,40 +308,63 @@ class StoryIndex:
         }
         ranked = sorted((story for story in shared if shared[story] >= least), key=firsts.__getitem__, reverse=True)
         ranked.sort(key=shared.__getitem__, reverse=True)
-        chosen: list[Report] = []
+        chosen: list[tuple[int, Report]] = []
         for story in dict.fromkeys([*ranked[:MAX_CANDIDATE_STORIES], *sorted(named, key=firsts.__getitem__)]):
             reports = self._story_reports(story)
-            own = [report.published for report in reports if report.source == new.source]
+            own = [report.published for _, report in reports if report.source == new.source]
             if own and published - own[-1] > REVISION_HOURS * HOUR:
                 continue  # its source told it that long ago: a recurring report, not a revision
             newest = len(reports) - CANDIDATE_REPORTS_NEWEST
-            chosen += [r for n, r in enumerate(reports) if n < CANDIDATE_REPORTS_OLDEST or n >= newest]
-        chosen.sort(key=lambda report: report.order)
+            chosen += [pair for at, pair in enumerate(reports) if at < CANDIDATE_REPORTS_OLDEST or at >= newest]
+        chosen.sort(key=lambda pair: pair[1].order)
         return chosen
 
-    def _newest_stories(self, postings: list[Posting], earliest: float, latest: float, limit: int) -> list[int]:
+    def _newest_stories(self, postings: Postings | None, earliest: float, latest: float, limit: int) -> list[int]:
         """The stories of a key's newest `limit` postings between `earliest` and `latest`."""
-        start = bisect.bisect_left(postings, (earliest, -1))
-        end = bisect.bisect_right(postings, (latest, _LAST))
         reports = self.reports
-        return [reports[number].story for _, number in postings[max(start, end - limit) : end]]
+        return [reports[p & _NUMBER_MASK].story for p in _between(postings, earliest, latest)[-limit:]]
 
-    def _story_reports(self, story: int) -> list[Report]:
-        return [self.reports[number] for _, number in self._stories.get(story, ())]
-
-
-def _between(postings: list[Posting], earliest: float, latest: float) -> list[Posting]:
-    start = bisect.bisect_left(postings, (earliest, -1))
-    end = bisect.bisect_right(postings, (latest, _LAST))
-    return postings[start:end]
+    def _story_reports(self, story: int) -> list[tuple[int, Report]]:
+        """A story's reports with their numbers, in canonical order."""
+        return [(number, self.reports[number]) for _, number in self._stories.get(story, ())]
 
 
-def _unpost(index: dict[K, list[Posting]], key: K, posting: Posting) -> None:
-    postings = index.get(key)
+def _posting(published: float, number: int) -> Posting:
+    return math.floor(published) << _NUMBER_BITS | number
+
+
+def _between(postings: Postings | None, earliest: float, latest: float) -> Sequence[Posting]:
+    """The postings published between `earliest` and `latest` (whole seconds), oldest first."""
+    low, high = math.floor(earliest) << _NUMBER_BITS, math.floor(latest) << _NUMBER_BITS | _NUMBER_MASK
     if postings is None:
+        return ()
+    if isinstance(postings, int):
+        return (postings,) if low <= postings <= high else ()
+    return postings[bisect.bisect_left(postings, low) : bisect.bisect_right(postings, high)]
+
+
+def _post(index: dict[K, Postings], key: K, posting: Posting) -> None:
+    found = index.get(key)
+    if found is None:
+        index[key] = posting
+    elif isinstance(found, int):
+        index[key] = sorted((found, posting))
+    else:
+        bisect.insort(found, posting)
+
+
+def _unpost(index: dict[K, Postings], key: K, posting: Posting) -> None:
+    found = index.get(key)
+    if found is None:
         return
-    at = bisect.bisect_left(postings, posting)
-    if at < len(postings) and postings[at] == posting:
-        del postings[at]
-    if not postings:
+    if isinstance(found, int):
+        if found == posting:
+            del index[key]
+        return
+    at = bisect.bisect_left(found, posting)
+    if at < len(found) and found[at] == posting:
+        del found[at]
+    if len(found) == 1:
+        index[key] = found[0]
+    elif not found:
         del index[key]

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
+# New items a poll holds for matching at once. A poll bringing more (a first poll of hundreds of
+# feeds) stores them in batches of about this many, each matched in the canonical order: the
+# stories of such a poll can depend on which batch an item fell in; those of later polls cannot.
+HELD_ITEMS = 10_000
 
 Fetcher = Callable[
     [Sequence[Source], PollSettings, Callable[[FetchResult], Awaitable[object] | None] | None],
@@ -89,15 +94,16 @@ class Pipeline:
     def poll(self, sources: Sequence[Source], on_result: Callable[[FetchResult], None] | None = None) -> PollSummary:
         """Fetch `sources` once and store what each of them brought; what each source stored (or why
         it failed), in the order of `sources`. Publishing is the caller's."""
-        bodies: list[_Body] = []
+        held: list[_Body] = []
+        stored: dict[int, UpdateOutcome] = {}
         results: list[FetchResult] = []
         interrupted = False
         try:
-            results = asyncio.run(self._fetch(sources, on_result, bodies.append)) if sources else []
-        except asyncio.CancelledError:
-            interrupted = True
-        try:
-            stored = self._store_bodies(sorted(bodies, key=lambda body: body.source.id))
+            try:
+                results = asyncio.run(self._fetch(sources, on_result, held, stored)) if sources else []
+            except asyncio.CancelledError:
+                interrupted = True
+            stored |= self._store_bodies(held)
         except BaseException:
             self._stored_versions.clear()  # a failed batch is rolled back: what it stored is not
             self.storing.forget()
@@ -122,13 +128,13 @@ class Pipeline:
         return PollSummary(outcomes=outcomes, network_down=network_down)
 
     def _store_bodies(self, bodies: Sequence[_Body]) -> dict[int, UpdateOutcome]:
-        """Store the new bodies of a poll: each read (parsed and prepared, unless the pool did),
-        then the new items of all of them matched to stories together (`Storing.plan`, in the
-        canonical order), then each source written as a unit of its own."""
+        """Store new bodies of a poll: each read (parsed and prepared, unless the pool did), then
+        the new items of all of them matched to stories together (`Storing.plan`, in the canonical
+        order), then each source written as a unit of its own."""
         outcomes: dict[int, UpdateOutcome] = {}
         reads: list[_Read] = []
         with self.store.batch() as checkpoint:
-            for body in bodies:
+            for body in sorted(bodies, key=lambda body: body.source.id):
                 read = self._isolated(body.source, body.result, functools.partial(self._read, body))
                 if isinstance(read, _Read):
                     reads.append(read)
@@ -154,12 +160,16 @@ class Pipeline:
         self,
         sources: Sequence[Source],
         on_result: Callable[[FetchResult], None] | None,
-        ready: Callable[[_Body], None],
+        held: list[_Body],
+        stored: dict[int, UpdateOutcome],
     ) -> list[FetchResult]:
-        """Fetch the sources; each new body goes to `ready`. In a poll of many, each new body is
-        first parsed and its items prepared in the process pool, while the rest are still fetched;
-        its fetch keeps its place until then, so bodies never pile up in memory faster than they
-        are parsed, and only what the pool made of a body is kept, not the body."""
+        """Fetch the sources; each new body is held for storing in `held`. In a poll of many, each
+        new body is first parsed and its items prepared in the process pool, while the rest are
+        still fetched; its fetch keeps its place until then, so bodies never pile up in memory
+        faster than they are parsed, and only what the pool made of a body is kept, not the body.
+        When the bodies held bring HELD_ITEMS new items (a first poll of many feeds), they are
+        stored as a batch in a thread of their own (outcomes into `stored`) while fetching goes on,
+        and while that batch is stored, further fetches wait: memory stays bounded."""
         loop = asyncio.get_running_loop()
         self._running_fetch = (loop, asyncio.current_task())
         from aggregator.update.pool import parse_and_prepare
@@ -168,6 +178,7 @@ class Pipeline:
         broken = 0
         by_url = {source.url: source for source in sources}
         now = self.clock()
+        batches = _Batches(loop, held, stored, self._store_bodies)
 
         def parsed(body: _Body, settled: asyncio.Future[None], future: asyncio.Future[Prepared]) -> None:
             nonlocal broken
@@ -180,9 +191,7 @@ class Pipeline:
                 body.prepared = future.result()
                 body.result = dataclasses.replace(body.result, body=None)
             # anything else the worker raised is raised again by parsing inline
-            ready(body)
-            if not settled.done():
-                settled.set_result(None)
+            batches.hold(body, settled)
 
         def fetched(result: FetchResult) -> asyncio.Future[None] | None:
             if on_result:
@@ -195,7 +204,7 @@ class Pipeline:
                 return None  # the same bytes as last time
             body = _Body(source, result, digest)
             if not wide:
-                ready(body)
+                batches.hold(body)
                 return None
             job = functools.partial(
                 parse_and_prepare,
@@ -216,6 +225,7 @@ class Pipeline:
             results = await self.fetcher_in_use()(sources, self.settings.poll, fetched)
         finally:
             self._running_fetch = None
+            await batches.finish()
         if broken:
             log.warning("the parser processes stopped; %d feeds were parsed in the main process instead", broken)
             self.parser_pool().close()
@@ -455,6 +465,70 @@ class Pipeline:
                 held = self.store.hold_host(host, outcome.next_at)
                 if held:
                     log.warning("%s answered 429: %d more sources on it wait until %s", host, held, outcome.next_at)
+
+
+class _Batches:
+    """The bodies a poll holds for storing, stored as a batch in a thread of their own once they
+    bring HELD_ITEMS new items; while a batch is stored, the fetches of new bodies keep their place
+    (their `settled` futures wait), so fetching pauses instead of piling bodies up."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        held: list[_Body],
+        stored: dict[int, UpdateOutcome],
+        store_bodies: Callable[[Sequence[_Body]], dict[int, UpdateOutcome]],
+    ) -> None:
+        self.loop, self.held, self.stored, self.store_bodies = loop, held, stored, store_bodies
+        self.items = 0
+        self.running: asyncio.Future[dict[int, UpdateOutcome]] | None = None
+        self.waiting: list[asyncio.Future[None]] = []
+        self.failure: BaseException | None = None
+        self.thread: ThreadPoolExecutor | None = None
+
+    def hold(self, body: _Body, settled: asyncio.Future[None] | None = None) -> None:
+        self.held.append(body)
+        self.items += len(body.prepared[1]) if isinstance(body.prepared, tuple) else 0
+        if self.items >= HELD_ITEMS and self.failure is None:
+            if self.running is None:
+                self._start()
+            elif settled is not None:
+                self.waiting.append(settled)  # released when the running batch is stored
+                return
+        if settled is not None and not settled.done():
+            settled.set_result(None)
+
+    def _start(self) -> None:
+        batch = list(self.held)
+        self.held.clear()
+        self.items = 0
+        self.thread = self.thread or ThreadPoolExecutor(1, thread_name_prefix="offthewire-store")
+        self.running = self.loop.run_in_executor(self.thread, self.store_bodies, batch)
+        self.running.add_done_callback(self._stored)
+
+    def _stored(self, future: asyncio.Future[dict[int, UpdateOutcome]]) -> None:
+        self.running = None
+        if future.cancelled() or future.exception() is not None:
+            self.failure = future.exception() if not future.cancelled() else asyncio.CancelledError()
+        else:
+            self.stored.update(future.result())
+        for settled in self.waiting:
+            if not settled.done():
+                settled.set_result(None)
+        self.waiting.clear()
+        if self.items >= HELD_ITEMS and self.failure is None:
+            self._start()
+
+    async def finish(self) -> None:
+        """Wait for the batch being stored; raise what storing a batch raised."""
+        try:
+            while self.running is not None:
+                await asyncio.wait([self.running])
+        finally:
+            if self.thread:
+                self.thread.shutdown(wait=True)
+        if self.failure is not None:
+            raise self.failure
 
 
 @dataclass

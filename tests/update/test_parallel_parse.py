@@ -1,7 +1,7 @@
 """A poll of many sources parses and prepares in the process pool; what it stores is exactly what
 a poll that works inline stores, and a worker that dies costs nothing but time (archive pages
-the pool was to render are rendered in the main process). Each feed is stored as soon as it is
-ready, while slower feeds are still being fetched."""
+the pool was to render are rendered in the main process). A poll bringing more new items than it
+holds at once stores them in batches while it goes on fetching, and stores every one of them."""
 
 from __future__ import annotations
 
@@ -86,6 +86,27 @@ def test_the_pool_stores_what_inline_parsing_stores(
         assert stored(inline) == pool_result
     assert sum(o.new for o in summary.outcomes) == FEEDS * 7
     assert [len(story) for story in {story for *_, story in pool_result} if len(story) > 2] == [FEEDS]  # the ferry
+
+
+def test_a_poll_bringing_more_than_it_holds_stores_in_batches_while_fetching(
+    urls: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aggregator.update.pipeline, "HELD_ITEMS", 10)  # a batch every two feeds or so
+    with install(tmp_path / "batched", urls) as batched:
+        batches: list[int] = []
+        store_bodies = batched.pipeline._store_bodies
+
+        def counted(bodies: Any) -> Any:
+            batches.append(len(bodies))
+            return store_bodies(bodies)
+
+        monkeypatch.setattr(batched.pipeline, "_store_bodies", counted)
+        summary = batched.poll()
+        batched_result = stored(batched)
+    assert len(batches) > 2 and sum(batches) == FEEDS
+    assert not [o.error for o in summary.outcomes if o.error]
+    assert sum(o.new for o in summary.outcomes) == FEEDS * 7
+    assert [len(story) for story in {story for *_, story in batched_result} if len(story) > 2] == [FEEDS]  # the ferry
 
 
 def test_a_worker_that_dies_costs_only_time(urls: list[str], tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +36,7 @@ from aggregator.types import (
     Source,
     UpdateOutcome,
 )
+from aggregator.update.batches import Batches
 from aggregator.update.storing import Plan, Storing
 
 if TYPE_CHECKING:
@@ -44,10 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PARALLEL_PARSE_MIN_SOURCES = 8  # below this, parsing inline is quicker than starting the pool
-# New items a poll holds for matching at once. A poll bringing more (a first poll of hundreds of
-# feeds) stores them in batches of about this many, each matched in the canonical order: the
-# stories of such a poll can depend on which batch an item fell in; those of later polls cannot.
-HELD_ITEMS = 10_000
 
 Fetcher = Callable[
     [Sequence[Source], PollSettings, Callable[[FetchResult], Awaitable[object] | None] | None],
@@ -178,7 +174,7 @@ class Pipeline:
         broken = 0
         by_url = {source.url: source for source in sources}
         now = self.clock()
-        batches = _Batches(loop, held, stored, self._store_bodies)
+        batches = Batches(loop, held, stored, self._store_bodies)
 
         def parsed(body: _Body, settled: asyncio.Future[None], future: asyncio.Future[Prepared]) -> None:
             nonlocal broken
@@ -467,70 +463,6 @@ class Pipeline:
                     log.warning("%s answered 429: %d more sources on it wait until %s", host, held, outcome.next_at)
 
 
-class _Batches:
-    """The bodies a poll holds for storing, stored as a batch in a thread of their own once they
-    bring HELD_ITEMS new items; while a batch is stored, the fetches of new bodies keep their place
-    (their `settled` futures wait), so fetching pauses instead of piling bodies up."""
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        held: list[_Body],
-        stored: dict[int, UpdateOutcome],
-        store_bodies: Callable[[Sequence[_Body]], dict[int, UpdateOutcome]],
-    ) -> None:
-        self.loop, self.held, self.stored, self.store_bodies = loop, held, stored, store_bodies
-        self.items = 0
-        self.running: asyncio.Future[dict[int, UpdateOutcome]] | None = None
-        self.waiting: list[asyncio.Future[None]] = []
-        self.failure: BaseException | None = None
-        self.thread: ThreadPoolExecutor | None = None
-
-    def hold(self, body: _Body, settled: asyncio.Future[None] | None = None) -> None:
-        self.held.append(body)
-        self.items += len(body.prepared[1]) if isinstance(body.prepared, tuple) else 0
-        if self.items >= HELD_ITEMS and self.failure is None:
-            if self.running is None:
-                self._start()
-            elif settled is not None:
-                self.waiting.append(settled)  # released when the running batch is stored
-                return
-        if settled is not None and not settled.done():
-            settled.set_result(None)
-
-    def _start(self) -> None:
-        batch = list(self.held)
-        self.held.clear()
-        self.items = 0
-        self.thread = self.thread or ThreadPoolExecutor(1, thread_name_prefix="offthewire-store")
-        self.running = self.loop.run_in_executor(self.thread, self.store_bodies, batch)
-        self.running.add_done_callback(self._stored)
-
-    def _stored(self, future: asyncio.Future[dict[int, UpdateOutcome]]) -> None:
-        self.running = None
-        if future.cancelled() or future.exception() is not None:
-            self.failure = future.exception() if not future.cancelled() else asyncio.CancelledError()
-        else:
-            self.stored.update(future.result())
-        for settled in self.waiting:
-            if not settled.done():
-                settled.set_result(None)
-        self.waiting.clear()
-        if self.items >= HELD_ITEMS and self.failure is None:
-            self._start()
-
-    async def finish(self) -> None:
-        """Wait for the batch being stored; raise what storing a batch raised."""
-        try:
-            while self.running is not None:
-                await asyncio.wait([self.running])
-        finally:
-            if self.thread:
-                self.thread.shutdown(wait=True)
-        if self.failure is not None:
-            raise self.failure
-
-
 @dataclass
 class _Body:
     """A new body fetched for a source, and what the pool made of it (then the body is dropped)."""
@@ -539,6 +471,11 @@ class _Body:
     result: FetchResult
     digest: str
     prepared: Prepared | ParseError | None = None
+
+    @property
+    def new_items(self) -> int:
+        """The items the pool prepared of it (0 until then, or when it is parsed inline)."""
+        return len(self.prepared[1]) if isinstance(self.prepared, tuple) else 0
 
 
 @dataclass(frozen=True)

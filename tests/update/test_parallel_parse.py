@@ -18,6 +18,7 @@ import pytest
 from conftest import Wire, cli_env, minutes_ago, rss
 from feedserver import FeedServer
 
+import aggregator.update.batches
 import aggregator.update.pipeline
 from aggregator.config import OutputSettings, PollSettings, Settings, StorageSettings
 from aggregator.core import Aggregator, make_aggregator
@@ -91,7 +92,7 @@ def test_the_pool_stores_what_inline_parsing_stores(
 def test_a_poll_bringing_more_than_it_holds_stores_in_batches_while_fetching(
     urls: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(aggregator.update.pipeline, "HELD_ITEMS", 10)  # a batch every two feeds or so
+    monkeypatch.setattr(aggregator.update.batches, "HELD_ITEMS", 10)  # a batch every two feeds or so
     with install(tmp_path / "batched", urls) as batched:
         batches: list[int] = []
         store_bodies = batched.pipeline._store_bodies

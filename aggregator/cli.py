@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -418,7 +419,10 @@ def cmd_stories(args: argparse.Namespace) -> int:
                     "published": _iso(story.published),
                     "updated": _iso(story.updated),
                     "topics": list(story.topics),
-                    "reports": [_item_json(report) for report in story.reports],
+                    "reports": [
+                        _item_json(report) | {"revision": revision}
+                        for report, revision in zip(story.reports, _revisions(story.reports), strict=True)
+                    ],
                 }
                 for story in stories
             ]
@@ -431,9 +435,20 @@ def cmd_stories(args: argparse.Namespace) -> int:
         outlets = len({report.source_id for report in story.reports})
         count = f"  [{outlets} outlets]" if outlets > 1 else ""
         print(f"{story.published.astimezone():%d %b %H:%M}  {story.first.title}{count}")
-        for report in story.reports:
-            print(f"    {report.id:>6}  {report.published.astimezone():%H:%M}  {report.source}: {report.title}")
+        for report, revision in zip(story.reports, _revisions(story.reports), strict=True):
+            again = f" (revision {revision})" if revision > 1 else ""
+            print(f"    {report.id:>6}  {report.published.astimezone():%H:%M}  {report.source}{again}: {report.title}")
     return 0
+
+
+def _revisions(reports: Sequence[Item]) -> list[int]:
+    """Each report's number among its outlet's reports of the story, oldest first (1, 2, ...)."""
+    seen: Counter[int] = Counter()
+    numbers = []
+    for report in reports:
+        seen[report.source_id] += 1
+        numbers.append(seen[report.source_id])
+    return numbers
 
 
 def cmd_why(args: argparse.Namespace) -> int:

@@ -339,6 +339,10 @@ class Aggregator:
             same, reason = False, f"published {apart} apart, more than [dedupe] window_hours"
         elif link_a and link_a == link_b:
             same, reason = True, f"both link to the same article ({link_a})"
+        elif a.source_id == b.source_id and apart > timedelta(hours=stories.REVISION_HOURS):
+            same, reason = False, f"one outlet's reports {apart} apart: a recurring report, not a revision"
+        elif a.source_id == b.source_id and match.same and match.score < stories.REVISION_SCORE:
+            same, reason = False, f"one outlet's reports, but not a revision: {match.reason}"
         else:
             same, reason = match.same, match.reason
         return Verdict(a, b, same, reason, match.score, a.story_id == b.story_id)

@@ -141,6 +141,47 @@ def test_why_says_items_too_far_apart_are_two_stories(aggregator: Aggregator, fe
     assert "more than [dedupe] window_hours" in verdict.reason
 
 
+def test_why_says_one_outlets_report_a_day_later_is_a_recurring_report(
+    aggregator: Aggregator, fetcher: FakeFetcher
+) -> None:
+    url = "https://wire.example/feed"
+    aggregator.add_source(url)
+    close = "Stock market today: Wall Street closes higher as tech rallies"
+    fetcher.documents[url] = rss(
+        [
+            ("monday", close, "https://wire.example/a", NOW - timedelta(days=1)),
+            ("tuesday", close, "https://wire.example/b", NOW),
+        ]
+    )
+    aggregator.poll()
+
+    verdict = aggregator.why(*[item.id for item in aggregator.items()])
+
+    assert not verdict.same and not verdict.stored_together
+    assert "a recurring report, not a revision" in verdict.reason
+
+
+def test_why_says_one_outlets_revision_within_hours_is_one_story(aggregator: Aggregator, fetcher: FakeFetcher) -> None:
+    url = "https://wire.example/feed"
+    aggregator.add_source(url)
+    fetcher.documents[url] = rss(
+        [
+            (
+                "first",
+                "Fire at Osaka chemical plant forces evacuations",
+                "https://wire.example/a",
+                NOW - timedelta(hours=2),
+            ),
+            ("update", "UPDATE 1-Fire at Osaka chemical plant forces evacuations", "https://wire.example/b", NOW),
+        ]
+    )
+    aggregator.poll()
+
+    verdict = aggregator.why(*[item.id for item in aggregator.items()])
+
+    assert verdict.same and verdict.stored_together
+
+
 # prune
 
 

@@ -127,6 +127,29 @@ def test_stories_prints_each_story_with_its_outlets_and_as_json(two_outlets_poll
     assert "[2 outlets]" in text
 
 
+def test_stories_shows_an_outlets_revisions_of_a_story_in_order(wire: Wire) -> None:
+    fetcher = FakeFetcher()
+    now = now_utc()
+    with aggregator_for(wire.config, fetcher=fetcher) as aggregator:
+        title = "Fire at Osaka chemical plant forces evacuations"
+        feed = [
+            ("first", title, "https://wire.example/a", now - timedelta(hours=3)),
+            ("second", "UPDATE 1-" + title, "https://wire.example/b", now - timedelta(hours=2)),
+            ("third", "UPDATE 2-" + title + " of 2,000", "https://wire.example/c", now - timedelta(hours=1)),
+        ]
+        subscribe(aggregator, fetcher, "https://wire.example/feed", "Northstar Wire", feed)
+        poll(aggregator)
+
+    [story] = wire.json("stories")
+    assert [(r["title"], r["revision"]) for r in story["reports"]] == [
+        (title, 1),
+        ("UPDATE 1-" + title, 2),
+        ("UPDATE 2-" + title + " of 2,000", 3),
+    ]
+    text = wire.ok("stories")
+    assert "Northstar Wire (revision 3): UPDATE 2-" in text
+
+
 def test_why_prints_the_verdict_as_json(two_outlets_polled: Wire) -> None:
     items = {i["title"]: i["id"] for i in two_outlets_polled.json("items")}
     pact = [items[t] for t in items if "fisheries pact" in t]

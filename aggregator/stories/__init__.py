@@ -10,6 +10,8 @@ from aggregator.stories.keys import lsh_keys, name_keys
 from aggregator.stories.rules import (
     DEVELOPING_HOURS,
     REUSED_LINK_GAP,
+    REVISION_HOURS,
+    REVISION_SCORE,
     Match,
     choose_story,
     compare,
@@ -20,6 +22,8 @@ from aggregator.stories.rules import (
 __all__ = [
     "DEVELOPING_HOURS",
     "REUSED_LINK_GAP",
+    "REVISION_HOURS",
+    "REVISION_SCORE",
     "Headline",
     "Match",
     "choose_story",

@@ -41,14 +41,31 @@ def _pattern(aliases: list[str], flags: int) -> re.Pattern[str]:
     return re.compile("|".join(rf"\b{re.escape(a)}\b" if a.isascii() else re.escape(a) for a in ordered), flags)
 
 
-# Abbreviations only in capitals ("OMS", not "oms"); names and descriptions in any case.
-_ABBREVIATIONS = _pattern([a for aliases in INSTITUTIONS.values() for a in aliases if " " not in a and a.isascii()], 0)
-_NAMES = _pattern([a for aliases in INSTITUTIONS.values() for a in aliases if " " in a or not a.isascii()], re.I)
+def _clue(alias: str) -> str:
+    """The longest word of a name: a text without it cannot hold the name."""
+    return max(alias.casefold().split(), key=len)
+
+
+def _searches() -> dict[str, re.Pattern[str]]:
+    """Per clue, a search for the names holding it. Abbreviations only in capitals ("OMS", not
+    "oms"); names and descriptions in any case."""
+    names = [alias for aliases in INSTITUTIONS.values() for alias in aliases]
+    searches = {}
+    for clue in {_clue(alias) for alias in names}:
+        holding = [alias for alias in names if _clue(alias) == clue]
+        abbreviations = all(" " not in alias and alias.isascii() for alias in holding)
+        searches[clue] = _pattern(holding, 0 if abbreviations else re.IGNORECASE)
+    return searches
+
+
+# Almost every text holds no clue and is passed over; one that does is searched for those names only.
+_SEARCHES = _searches()
 
 
 def short_names(text: str) -> str:
     """`text` with every institution written by its short form."""
-    if not text:
-        return text
-    text = _NAMES.sub(lambda found: _SHORT[found.group(0).casefold()], text)
-    return _ABBREVIATIONS.sub(lambda found: _SHORT[found.group(0).casefold()], text)
+    folded = text.casefold()
+    for clue, search in _SEARCHES.items():
+        if clue in folded:
+            text = search.sub(lambda found: _SHORT[found.group(0).casefold()], text)
+    return text

@@ -226,6 +226,38 @@ def test_a_poll_whose_storing_fails_loses_nothing_the_next_poll_can_store(
         assert len(pooled.store.items(limit=1000)) == FEEDS * 7
 
 
+def test_a_batch_whose_storing_fails_ends_the_poll_with_the_error_and_loses_nothing(
+    urls: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aggregator.update.batches, "HELD_ITEMS", 10)
+    with install(tmp_path / "pool", urls) as pooled:
+        save = Store.stored_items
+        calls = 0
+
+        def failing_second(store: Store, *args: Any, **kwargs: Any) -> dict[str, StoredItem]:
+            nonlocal calls
+            calls += 1
+            if calls == 2:  # in the first batch, stored in its thread while fetching goes on
+                raise StorageError("The database disk is full.")
+            return save(store, *args, **kwargs)
+
+        monkeypatch.setattr(Store, "stored_items", failing_second)
+        polled: list[Any] = []
+
+        def poll() -> None:
+            with pytest.raises(StorageError, match="full"):
+                pooled.poll()
+            polled.append(True)
+
+        polling = threading.Thread(target=poll, daemon=True)
+        polling.start()
+        polling.join(timeout=120)
+        assert polled, "the poll did not end after a batch failed"
+        monkeypatch.setattr(Store, "stored_items", save)
+        pooled.poll(every_source=True)
+        assert len(pooled.store.items(limit=1000)) == FEEDS * 7
+
+
 def test_archive_pages_are_rendered_here_when_the_workers_died(urls: list[str], tmp_path: Path) -> None:
     with install(tmp_path / "pool", urls) as pooled:
         pooled.poll(publish=False)

@@ -32,7 +32,6 @@ from aggregator.types import (
     NewItem,
     ParsedFeed,
     PollSummary,
-    SaveCounts,
     Source,
     UpdateOutcome,
 )
@@ -374,13 +373,6 @@ class Pipeline:
     def prepare_items(self, source: Source, entries: Sequence[Entry]) -> list[NewItem]:
         """Entries of one source with their identity, topics and story-matching keys, ready to store."""
         return prepare_items(source, entries, self.matcher)
-
-    def save_items(self, source: Source, new_items: Sequence[NewItem], now: datetime) -> SaveCounts:
-        """Store one source's prepared items: new ones join a story or start one, changed ones are revised."""
-        counts = self.storing.store_items(source, new_items, now, self.settings.dedupe)
-        if counts.new or counts.updated:
-            self._recent_published.pop(source.id, None)
-        return counts
 
     def _healthy(
         self,

@@ -1,20 +1,23 @@
 """The story index: every report inside the dedupe window, held in memory with what matching needs,
 and the choice of the story a new report joins.
 
-Each report is kept with its story, source, time, canonical link, prepared headline and integer
-keys (keys.py). Finding a new report's candidate stories is a few dictionary lookups and a binary
-search per key, whatever the size of the archive, and no report's headline is prepared twice. The
-index is built from the stored items of the window when the process that stores starts, and kept
-up to date as items are stored, revised and pruned; it can always be built again from the items.
+Each report is kept with its story, source, time, canonical link, headline (bare: what comparing
+works out of it is kept only for the HEAD_CACHE compared last) and integer keys (keys.py). Finding
+a new report's candidate stories is a few dictionary lookups and a binary search per key,
+whatever the size of the archive. The index is built from the stored items of the window when the
+process that stores starts, and kept up to date as items are stored, revised and pruned; it can
+always be built again from the items.
 
 `match` applies the rules of rules.py to the candidates:
 
 - a report linking the same article as a report of a story within the window joins that story,
   unless the page was reused for other news (`different_events`, a day or more apart);
 - else the candidate stories are those sharing most keys with it within the window (each key's
-  newest postings counted), and those sharing a rare name with it within DEVELOPING_HOURS; a story
-  the report's own source already carries is left out (one feed does not carry one story twice);
-  the first and the latest few reports of each are compared, and the best match wins.
+  newest postings counted), those sharing a rare name with it within DEVELOPING_HOURS, and those
+  sharing a name only one story carries within SINGULAR_NAME_HOURS; a story its own source told
+  more than REVISION_HOURS before is left out (the next of a recurring report), and one it told
+  since is joined only by a revision; the first and the latest few reports of each are compared,
+  and the best match wins.
 
 Every tie is broken by the reports' canonical order (published, source, item key), never by the
 order reports reached the index: matched in that order, a wire gives the same stories however its

@@ -13,19 +13,25 @@ Different events (vetoes):
 - each headline has a figure the other report never gives, unless they share a place and most
   words (a rising toll: "kill 12" / "kill 31");
 - headlines sharing fewer than two names and figures over summaries that give different facts,
-  or different figures ("Asian markets open lower" on two mornings).
+  or different figures ("Asian markets open lower" on two mornings);
+- one reporting what followed the other: every shared word after "after" ("Stocks rise after
+  Fed holds rates" / "Fed holds rates steady").
 One story, if no veto:
 - headlines near-identical (Jaccard 0.6), or one a shortened copy of the other (containment);
 - headlines alike (0.3) and summaries alike (0.4): a syndicated lede;
 - a shared name or telling figure, and headlines sharing half their words, or summaries alike
   (0.4), or the whole reports sharing 0.4 of their words;
-- two shared names or figures, and one headline told (0.7 of its words) by the other report.
+- two shared names or figures, and one headline told (0.7 of its words) by the other report;
+- a story developing: within DEVELOPING_HOURS a rare name and a word of what happened, two names,
+  or a name and a figure; within SINGULAR_NAME_HOURS a name only one story carries and a word;
+- across languages, within those hours: two shared names or figures.
+A story of the new report's own outlet is joined only by a revision (REVISION_HOURS, REVISION_SCORE).
 
 Names and figures count in both directions: "Okafor" in one headline is mentioned when the other
 report's summary has it, "NZ" stands for "New Zealand", "Sweden" and "Swedish" are alike.
 Candidates come from an index of keys (`lsh_keys`, keys.py): MinHash LSH bands of the headline's words,
 plus one key per pair of its names and figures, so a lookup costs the same at ten thousand or
-ten million stored items; how many of them the store reads and compares is decided here too.
+ten million stored items; how many of them the index reads and compares is decided here too.
 """
 
 from __future__ import annotations

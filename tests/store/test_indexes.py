@@ -145,7 +145,7 @@ def test_upgrading_drops_the_story_key_table_and_the_words_column(tmp_path: Path
         )
         copy = Entry("wire-1", "Typhoon Senbai makes landfall in Fujian", None, published=NOW)
         (stored,) = prepare_items(first, [copy], aggregator.matcher)
-        aggregator.pipeline.save_items(first, [stored], NOW)
+        aggregator.pipeline.storing.store_items(first, [stored], NOW, settings.dedupe)
         db = aggregator.store.db
         db.execute("CREATE TABLE story_keys (key INTEGER, published TEXT, story_id INTEGER)")
         db.execute("ALTER TABLE items ADD COLUMN match_words TEXT")
@@ -161,7 +161,7 @@ def test_upgrading_drops_the_story_key_table_and_the_words_column(tmp_path: Path
         (syndicated,) = prepare_items(
             second, [dataclasses.replace(copy, title="UPDATE 1-" + copy.title)], upgraded.matcher
         )
-        assert upgraded.pipeline.save_items(second, [syndicated], NOW).merged == 1
+        assert upgraded.pipeline.storing.store_items(second, [syndicated], NOW, settings.dedupe).merged == 1
 
 
 def test_a_fetch_recorded_in_a_batch_that_cannot_be_written_is_one_plain_error(tmp_path: Path) -> None:

@@ -341,9 +341,9 @@ class Aggregator:
             same, reason = True, f"both link to the same article ({link_a})"
         elif a.source_id == b.source_id and apart > timedelta(hours=stories.REVISION_HOURS):
             same, reason = False, f"one outlet's reports {apart} apart: a recurring report, not a revision"
-        elif a.source_id == b.source_id and match.same and match.score < stories.REVISION_SCORE:
-            same, reason = False, f"one outlet's reports, but not a revision: {match.reason}"
         else:
+            if a.source_id == b.source_id:
+                match = stories.as_revision(match)
             same, reason = match.same, match.reason
         return Verdict(a, b, same, reason, match.score, a.story_id == b.story_id)
 

@@ -456,11 +456,21 @@ def choose_story(
     best: tuple[float, int] | None = None
     for story_id, other, hours_apart in candidates:
         match = compare(head, other, hours_apart, common_names, singular_names)
-        if not match.same or (story_id in own_stories and match.score < REVISION_SCORE):
+        if story_id in own_stories:
+            match = as_revision(match)
+        if not match.same:
             continue
         if best is None or match.score > best[0]:
             best = (match.score, story_id)
     return best[1] if best else None
+
+
+def as_revision(match: Match) -> Match:
+    """A match with an earlier report of the same outlet: one story only when the new report is a
+    revision of it (REVISION_SCORE: most of its headline repeated)."""
+    if match.same and match.score < REVISION_SCORE:
+        return Match(False, match.score, f"one outlet's reports, but not a revision: {match.reason}")
+    return match
 
 
 def revision_moves_story(republish_updates: bool, revisions_today: int, max_revisions: int) -> bool:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from aggregator.stories import (
     DEVELOPING_HOURS,
     Headline,
+    as_revision,
     choose_story,
     compare,
     headline,
@@ -389,6 +390,7 @@ def test_an_outlets_own_story_is_joined_only_by_a_revision_of_it() -> None:
     assert choose_story(revision, [(1, scoop, None)], own_stories=frozenset({1})) == 1
     assert compare(announcement, scoop).same  # another outlet's report of the deal joins ...
     assert choose_story(announcement, [(1, scoop, None)], own_stories=frozenset({1})) is None  # ... not its own
+    assert "not a revision" in as_revision(compare(announcement, scoop)).reason
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -202,26 +203,31 @@ def test_a_second_poll_prepares_only_new_and_rewritten_entries(
         assert sum(1 for item in pooled.store.items(limit=1000) if item.source_id == 1) == 8  # none lost
 
 
+def disk_full_at(call: int) -> Callable[..., dict[str, StoredItem]]:
+    """`Store.stored_items` failing as a full disk does at its `call`th call, and working otherwise."""
+    save = Store.stored_items
+    calls = 0
+
+    def stored_items(store: Store, *args: Any, **kwargs: Any) -> dict[str, StoredItem]:
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            raise StorageError("The database disk is full.")
+        return save(store, *args, **kwargs)
+
+    return stored_items
+
+
 def test_a_poll_whose_storing_fails_loses_nothing_the_next_poll_can_store(
     urls: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with install(tmp_path / "pool", urls) as pooled:
-        save = Store.stored_items
-        calls = 0
-
-        def failing_last(store: Store, *args: Any, **kwargs: Any) -> dict[str, StoredItem]:
-            nonlocal calls
-            calls += 1
-            if calls == FEEDS:
-                raise StorageError("The database disk is full.")
-            return save(store, *args, **kwargs)
-
-        monkeypatch.setattr(Store, "stored_items", failing_last)
-        with pytest.raises(StorageError, match="full"):
-            pooled.poll()
+        with monkeypatch.context() as failing:
+            failing.setattr(Store, "stored_items", disk_full_at(FEEDS))
+            with pytest.raises(StorageError, match="full"):
+                pooled.poll()
         # The failed batch was rolled back, so nothing it stored may be taken as stored.
         assert pooled.pipeline._stored_versions == {}
-        monkeypatch.setattr(Store, "stored_items", save)
         pooled.poll(every_source=True)
         assert len(pooled.store.items(limit=1000)) == FEEDS * 7
 
@@ -231,17 +237,6 @@ def test_a_batch_whose_storing_fails_ends_the_poll_with_the_error_and_loses_noth
 ) -> None:
     monkeypatch.setattr(aggregator.update.batches, "HELD_ITEMS", 10)
     with install(tmp_path / "pool", urls) as pooled:
-        save = Store.stored_items
-        calls = 0
-
-        def failing_second(store: Store, *args: Any, **kwargs: Any) -> dict[str, StoredItem]:
-            nonlocal calls
-            calls += 1
-            if calls == 2:  # in the first batch, stored in its thread while fetching goes on
-                raise StorageError("The database disk is full.")
-            return save(store, *args, **kwargs)
-
-        monkeypatch.setattr(Store, "stored_items", failing_second)
         polled: list[Any] = []
 
         def poll() -> None:
@@ -249,11 +244,13 @@ def test_a_batch_whose_storing_fails_ends_the_poll_with_the_error_and_loses_noth
                 pooled.poll()
             polled.append(True)
 
-        polling = threading.Thread(target=poll, daemon=True)
-        polling.start()
-        polling.join(timeout=120)
+        with monkeypatch.context() as failing:
+            # The second call is in the first batch, stored in its thread while fetching goes on.
+            failing.setattr(Store, "stored_items", disk_full_at(2))
+            polling = threading.Thread(target=poll, daemon=True)
+            polling.start()
+            polling.join(timeout=120)
         assert polled, "the poll did not end after a batch failed"
-        monkeypatch.setattr(Store, "stored_items", save)
         pooled.poll(every_source=True)
         assert len(pooled.store.items(limit=1000)) == FEEDS * 7
 

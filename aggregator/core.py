@@ -309,10 +309,11 @@ class Aggregator:
         `keep_per_source`), leaving tombstones; then publish. Returns how many items were pruned."""
         retention = self.settings.retention
         now = self.clock()
-        pruned = self.store.prune(now - timedelta(days=retention.days), retention.keep_per_source, now)
+        edge = now - timedelta(days=retention.days)
+        pruned = self.store.prune(edge, retention.keep_per_source, now)
         self.pipeline.forget_publishing_rates()
         if pruned:
-            self.pipeline.storing.forget()
+            self.pipeline.storing.pruned(edge)
         if vacuum and pruned:
             self.store.vacuum()
         if pruned:

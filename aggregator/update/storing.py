@@ -166,6 +166,12 @@ class Storing:
         """Items were pruned, or a write undone wholesale: the index is built again when next needed."""
         self.index = None
 
+    def pruned(self, before: datetime) -> None:
+        """Items published before `before` were deleted: the index is built again when next needed
+        if it held any of them (the window reaches back that far); else it is kept as it is."""
+        if self._since is not None and before > self._since:
+            self.forget()
+
     def forget_source(self, source_id: int) -> None:
         """A source was removed with its items: its reports leave the index."""
         if self.index is not None:

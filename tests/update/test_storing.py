@@ -174,6 +174,17 @@ def test_the_index_reads_only_the_items_another_process_stored(
     assert read == [foreign_id]  # nothing read twice
 
 
+def test_the_index_is_built_again_after_pruning_only_when_the_window_reached_what_was_pruned(
+    store: Store, storing: Storing
+) -> None:
+    index = storing.index_for(NOW, DEDUPE)
+
+    storing.pruned(NOW - timedelta(days=30))  # retention's edge, far behind the 72-hour window
+    assert storing.index_for(NOW, DEDUPE) is index
+    storing.pruned(NOW - timedelta(hours=10))
+    assert storing.index_for(NOW, DEDUPE) is not index
+
+
 def test_an_item_linking_an_article_outside_the_window_starts_its_own_story(store: Store, storing: Storing) -> None:
     first, second = subscribe(store, "first.example"), subscribe(store, "second.example")
     storing.store_items(first, [prepared(first, "Harbour cranes idle in dockers strike", ARTICLE, NOW)], NOW, DEDUPE)

@@ -115,6 +115,7 @@ class Aggregator:
         self.pipeline.reconfigure(settings, self.matcher)
 
     def close(self) -> None:
+        self.pipeline.storing.save()
         if self._parsers is not None:
             self._parsers.close()
         self.store.close()

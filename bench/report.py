@@ -71,7 +71,7 @@ def targets(figures: dict[str, Any], results: Results) -> list[Target]:
         Target("database: offthewire / reader, same entries", _database_ratio(results), "<=", 1.5, "x"),
         Target("storage: us per new entry, matching included", storage.get("us_per_entry"), "<=", 200, " us"),
         Target(f"scale: matching, {items:,} items stored", scale.get("matching_us"), "<=", 200, " us"),
-        Target(f"scale: story index loaded, {items:,} items", scale.get("load_s"), "<=", 5, " s"),
+        Target(f"scale: story index loaded at a restart, {items:,} items", scale.get("load_s"), "<=", 5, " s"),
         Target(f"publish: every feed, {items:,} items stored", publish.get("publish_ms"), "<=", 50, " ms"),
         Target("HTTP: cached feed, 200s per second", http.get("200", {}).get("requests_per_s"), ">=", 3000, "/s"),
         Target("HTTP: 304s per second", http.get("304", {}).get("requests_per_s"), ">=", 5000, "/s"),
@@ -149,7 +149,8 @@ def storage_lines(figures: dict[str, Any]) -> list[str]:
     if scale:
         lines.append(
             f"  story index of {scale['items']:,} items: {scale['window_reports']:,} reports in the window loaded in"
-            f" {scale['load_s']:.1f} s; a new entry matched in {scale['matching_us']:,.0f} us"
+            f" {scale['load_s']:.1f} s at a restart ({scale.get('first_load_s', 0):.1f} s the first time, every"
+            f" headline prepared); a new entry matched in {scale['matching_us']:,.0f} us"
         )
     return lines
 

@@ -5,7 +5,7 @@ language.py, Chinese read in Latin letters in romanise.py); index keys find the 
 may match (keys.py); the rules decide whether it is one story with them (rules.py).
 """
 
-from aggregator.stories.headline import Headline, headline, normalise_headline
+from aggregator.stories.headline import Headline, headline, normalise_headline, text_digest
 from aggregator.stories.keys import lsh_keys, name_keys
 from aggregator.stories.rules import (
     DEVELOPING_HOURS,
@@ -34,4 +34,5 @@ __all__ = [
     "name_keys",
     "normalise_headline",
     "revision_moves_story",
+    "text_digest",
 ]

@@ -10,11 +10,13 @@ Japanese; Arabic letter variants, articles and suffixes folded); names are runs 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from aggregator.stories import aliases
 from aggregator.stories.language import (
@@ -146,19 +148,18 @@ class Headline:
     summary: str = ""
     words: tuple[str, ...] = ()
 
-    def bare(self) -> Headline:
-        """This headline without what was worked out from it (names, mentions: worked out again
-        when next asked for), its words shared with every other headline's (interned)."""
-        return Headline(
+    def stored(self) -> StoredHeadline:
+        """This headline as the story index keeps it (`StoredHeadline`)."""
+        return StoredHeadline(
             self.text,
+            self.title,
+            self.summary,
             _interned(self.tokens),
             _interned(self.numbers),
             _interned(self.summary_tokens),
             _interned(self.summary_numbers),
             self.subject,
-            self.title,
-            self.summary,
-            tuple(sys.intern(word) for word in self.words),
+            _interned(frozenset(self.words) - self.tokens - self.summary_tokens),
         )
 
     @functools.cached_property
@@ -257,7 +258,7 @@ class Headline:
     @functools.cached_property
     def readings(self) -> tuple[str, ...]:
         """A Chinese headline's character pairs read in Latin letters ("senbai", "fujian"), in order."""
-        return readings_of(self.title) if self.language == "zh" else ()
+        return readings_of(self.title) if CJK.search(self.title) and self.language == "zh" else ()
 
     @functools.cached_property
     def latin_mentions(self) -> tuple[frozenset[str], frozenset[str]]:
@@ -306,8 +307,39 @@ class Headline:
         return len(self.tokens) >= MIN_MATCH_TOKENS
 
 
-def _interned(words: frozenset[str]) -> frozenset[str]:
-    return frozenset(sys.intern(word) for word in words)
+class StoredHeadline(NamedTuple):
+    """A headline as the story index keeps it for every report of the window: its texts, and its
+    words in tuples of strings shared with every other headline's (interned). A frozenset takes
+    about eight times the memory of a tuple of the same words, and the names and mentions that
+    comparing works out take more again; `headline` gives the `Headline` back, to compare (its
+    words as a set: what `Headline.mentions` reads of them)."""
+
+    text: str
+    title: str
+    summary: str
+    tokens: tuple[str, ...]
+    numbers: tuple[str, ...]
+    summary_tokens: tuple[str, ...]
+    summary_numbers: tuple[str, ...]
+    subject: str
+    other_words: tuple[str, ...]  # words that are not tokens: runs of Chinese or Japanese characters
+
+    def headline(self) -> Headline:
+        return Headline(
+            self.text,
+            frozenset(self.tokens),
+            frozenset(self.numbers),
+            frozenset(self.summary_tokens),
+            frozenset(self.summary_numbers),
+            self.subject,
+            self.title,
+            self.summary,
+            self.tokens + self.summary_tokens + self.other_words,
+        )
+
+
+def _interned(words: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sys.intern(word) for word in words)
 
 
 def headline(title: str, summary: str = "") -> Headline:
@@ -327,6 +359,12 @@ def headline(title: str, summary: str = "") -> Headline:
         summary=summary,
         words=tuple(words + summary_words),
     )
+
+
+def text_digest(title: str, summary: str) -> int:
+    """A 64-bit digest of the title and summary (as stored) a headline is prepared from."""
+    data = f"{title}\0{summary}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
 def normalise_headline(title: str) -> str:

@@ -1,8 +1,9 @@
 """The story index: every report inside the dedupe window, held in memory with what matching needs,
 and the choice of the story a new report joins.
 
-Each report is kept with its story, source, time, canonical link, headline (bare: what comparing
-works out of it is kept only for the HEAD_CACHE compared last) and integer keys (keys.py). Finding
+Each report is kept with its story, source, time, canonical link, headline (its words in tuples,
+`StoredHeadline`: what comparing works out of it is kept only for the HEAD_CACHE compared last)
+and integer keys (keys.py), postings in arrays of 64-bit integers. Finding
 a new report's candidate stories is a few dictionary lookups and a binary search per key,
 whatever the size of the archive. The index is built from the stored items of the window when the
 process that stores starts, and kept up to date as items are stored, revised and pruned; it can
@@ -27,7 +28,6 @@ feeds are fetched or split into polls (see update/storing.py).
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import heapq
 import math
 from array import array
@@ -35,9 +35,9 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
-from aggregator.stories.headline import Headline
+from aggregator.stories.headline import Headline, StoredHeadline
 from aggregator.stories.rules import (
     CANDIDATE_REPORTS_NEWEST,
     CANDIDATE_REPORTS_OLDEST,
@@ -54,25 +54,31 @@ from aggregator.stories.rules import (
 )
 
 HOUR = 3600.0
+MINUTE = 60
 # A report's place in the canonical order: (published, source id, item key).
 Order = tuple[float, int, str]
-# A key's posting: a report's number and its time (whole seconds) in one integer that sorts by
-# time, then number; a key only one report has keeps it alone, not in a list. Postings are most
-# of the index (26 keys a report), so they are kept as small as Python allows.
+# A key's posting: a report's number and its time (whole minutes: a clock set to year 9998 still
+# fits) in one unsigned 64-bit integer that sorts by time, then number; a key only one report has keeps it alone, others in an array
+# (8 bytes a posting, where a list of integers takes 44). Postings are most of the index (26 keys
+# a report), so they are kept as small as Python allows.
 Posting = int
-Postings = int | list[int]
+Postings: TypeAlias = "int | array[int]"
 _NUMBER_BITS = 32
 _NUMBER_MASK = (1 << _NUMBER_BITS) - 1
 K = TypeVar("K", int, str)
+# A report's headline as prepared, saved between runs (update/saved_index.py): the digest of the
+# text it was prepared from (`text_digest`), its `StoredHeadline`'s fields, keys and name keys.
+Prepared = tuple[int, tuple[Any, ...], bytes, bytes]
 # Headlines compared last (or added last), kept with what comparing worked out of them (names,
-# mentions: several kilobytes each); every other report of the window keeps its headline bare,
-# and what a comparison needs of it is worked out again (most comparisons need only its words).
+# mentions: several kilobytes each); every other report of the window keeps its headline stored
+# (`StoredHeadline`), and what a comparison needs of it is worked out again (most comparisons need
+# only its words).
 HEAD_CACHE = 4096
 
 
 @dataclass(slots=True, eq=False)
 class Report:
-    """What the index keeps of one stored report: its headline bare (`Headline.bare`), with what
+    """What the index keeps of one stored report: its headline stored (`StoredHeadline`), with what
     comparing works out of it kept only for the HEAD_CACHE compared last (`StoryIndex.head`)."""
 
     story: int
@@ -80,9 +86,10 @@ class Report:
     item_key: str
     published: float  # POSIX seconds
     link: str | None
-    head: Headline
+    head: StoredHeadline
     keys: array[int]  # 64-bit integers: a tuple of them would take four times the memory
-    names: tuple[tuple[str, int], ...]
+    name_keys: array[int]
+    digest: int  # of the text the headline was prepared from (`text_digest`)
 
     @property
     def order(self) -> Order:
@@ -99,7 +106,8 @@ class RareNames(NamedTuple):
 
 @dataclass(frozen=True)
 class Candidate:
-    """A report offered for matching: its source, item key, time and what its headline gave."""
+    """A report offered for matching: its source, item key, time and what its headline gave
+    (prepared from the text of `digest`)."""
 
     source: int
     item_key: str
@@ -108,6 +116,7 @@ class Candidate:
     head: Headline
     keys: tuple[int, ...]
     names: tuple[tuple[str, int], ...]
+    digest: int
 
     @property
     def order(self) -> Order:
@@ -121,8 +130,8 @@ class StoryIndex:
     window: timedelta
     reports: dict[int, Report] = field(default_factory=dict)
     _numbers: dict[tuple[int, str], int] = field(default_factory=dict)  # (source, item key) -> report number
-    # story -> its reports as (canonical order, report number), kept sorted
-    _stories: dict[int, list[tuple[Order, int]]] = field(default_factory=dict)
+    # story -> its reports' numbers, kept in canonical order
+    _stories: dict[int, list[int]] = field(default_factory=dict)
     _keys: dict[int, Postings] = field(default_factory=dict)
     _names: dict[int, Postings] = field(default_factory=dict)
     _links: dict[str, Postings] = field(default_factory=dict)
@@ -142,31 +151,59 @@ class StoryIndex:
 
     def add(self, candidate: Candidate, story: int) -> None:
         """Keep a report of `story`; a report of the same source and item key is replaced (a revision)."""
-        self.discard(candidate.source, candidate.item_key)
-        number = self._next_number
-        self._next_number += 1
+        head, names = candidate.head, array("q", (key for _, key in candidate.names))
         report = Report(
             story,
             candidate.source,
             candidate.item_key,
             candidate.published.timestamp(),
             candidate.link,
-            candidate.head.bare(),
+            head.stored(),
             array("q", candidate.keys),
-            candidate.names,
+            names,
+            candidate.digest,
         )
+        self._remember(self._keep(report), head)
+
+    def restore(
+        self, source: int, item_key: str, published: datetime, link: str | None, prepared: Prepared, story: int
+    ) -> None:
+        """Keep a stored report of `story` as prepared before (`prepared`), without preparing it again."""
+        digest, head, keys, names = prepared
+        report = Report(
+            story,
+            source,
+            item_key,
+            published.timestamp(),
+            link,
+            StoredHeadline(*head),
+            _int64s(keys),
+            _int64s(names),
+            digest,
+        )
+        self._keep(report)
+
+    def prepared(self) -> list[Prepared]:
+        """Every report's headline as prepared, to save (`restore` takes each back)."""
+        return [
+            (report.digest, tuple(report.head), report.keys.tobytes(), report.name_keys.tobytes())
+            for report in self.reports.values()
+        ]
+
+    def _keep(self, report: Report) -> int:
+        self.discard(report.source, report.item_key)
+        number = self._next_number
+        self._next_number += 1
         self.reports[number] = report
-        self._remember(number, candidate.head)
         self._numbers[(report.source, report.item_key)] = number
-        bisect.insort(self._stories.setdefault(story, []), (report.order, number))
+        bisect.insort(self._stories.setdefault(report.story, []), number, key=self._order_of)
         posting = _posting(report.published, number)
         heapq.heappush(self._ages, posting)
-        for key in report.keys:
-            _post(self._keys, key, posting)
-        for _, key in report.names:
-            _post(self._names, key, posting)
+        _post_all(self._keys, report.keys, posting)
+        _post_all(self._names, report.name_keys, posting)
         if report.link:
             _post(self._links, report.link, posting)
+        return number
 
     def discard(self, source: int, item_key: str) -> None:
         """Forget a report (its item was pruned, or its write undone), if kept."""
@@ -177,12 +214,12 @@ class StoryIndex:
         self._heads.pop(number, None)
         posting = _posting(report.published, number)
         members = self._stories[report.story]
-        members.remove((report.order, number))
+        members.remove(number)
         if not members:
             del self._stories[report.story]
         for key in report.keys:
             _unpost(self._keys, key, posting)
-        for _, key in report.names:
+        for key in report.name_keys:
             _unpost(self._names, key, posting)
         if report.link:
             _unpost(self._links, report.link, posting)
@@ -193,9 +230,9 @@ class StoryIndex:
             self.discard(found_source, item_key)
 
     def prune(self, before: datetime) -> int:
-        """Forget the reports published before `before`; how many."""
+        """Forget the reports published before `before` (those of its last minute at the next prune); how many."""
         edge, ages, pruned = before.timestamp(), self._ages, 0
-        while ages and ages[0] >> _NUMBER_BITS < edge:
+        while ages and (ages[0] >> _NUMBER_BITS) * MINUTE + MINUTE <= edge:  # the whole minute before the edge
             number = heapq.heappop(ages) & _NUMBER_MASK
             report = self.reports.get(number)  # None when discarded or replaced since
             if report is not None:
@@ -206,17 +243,17 @@ class StoryIndex:
     def rename_story(self, provisional: int, story: int) -> None:
         """The store gave a story its real id."""
         members = self._stories.pop(provisional, [])
-        for _, number in members:
+        for number in members:
             self.reports[number].story = story
-        self._stories[story] = sorted(self._stories.get(story, []) + members)
+        self._stories[story] = sorted(self._stories.get(story, []) + members, key=self._order_of)
 
     def head(self, number: int) -> Headline:
-        """Report `number`'s headline to compare: as last compared, or a fresh copy of the bare one."""
+        """Report `number`'s headline to compare: as last compared, or made again from the stored one."""
         head = self._heads.get(number)
         if head is not None:
             self._heads.move_to_end(number)
             return head
-        head = dataclasses.replace(self.reports[number].head)
+        head = self.reports[number].head.headline()
         self._remember(number, head)
         return head
 
@@ -307,7 +344,8 @@ class StoryIndex:
         counts = heapq.nlargest(MAX_CANDIDATE_STORIES, shared.values())
         least = counts[-1] if len(counts) == MAX_CANDIDATE_STORIES else 0
         firsts = {
-            story: self._stories[story][0][0] for story in named.union(s for s, n in shared.items() if n >= least)
+            story: self._order_of(self._stories[story][0])
+            for story in named.union(s for s, n in shared.items() if n >= least)
         }
         ranked = sorted((story for story in shared if shared[story] >= least), key=firsts.__getitem__, reverse=True)
         ranked.sort(key=shared.__getitem__, reverse=True)
@@ -329,16 +367,26 @@ class StoryIndex:
 
     def _story_reports(self, story: int) -> list[tuple[int, Report]]:
         """A story's reports with their numbers, in canonical order."""
-        return [(number, self.reports[number]) for _, number in self._stories.get(story, ())]
+        return [(number, self.reports[number]) for number in self._stories.get(story, ())]
+
+    def _order_of(self, number: int) -> Order:
+        return self.reports[number].order
+
+
+def _int64s(data: bytes) -> array[int]:
+    values = array("q")
+    values.frombytes(data)
+    return values
 
 
 def _posting(published: float, number: int) -> Posting:
-    return math.floor(published) << _NUMBER_BITS | number
+    return math.floor(published / MINUTE) << _NUMBER_BITS | number
 
 
 def _between(postings: Postings | None, earliest: float, latest: float) -> Sequence[Posting]:
-    """The postings published between `earliest` and `latest` (whole seconds), oldest first."""
-    low, high = math.floor(earliest) << _NUMBER_BITS, math.floor(latest) << _NUMBER_BITS | _NUMBER_MASK
+    """The postings published between `earliest` and `latest` (to the minute), oldest first."""
+    low = math.floor(earliest / MINUTE) << _NUMBER_BITS
+    high = math.floor(latest / MINUTE) << _NUMBER_BITS | _NUMBER_MASK
     if postings is None:
         return ()
     if isinstance(postings, int):
@@ -351,9 +399,20 @@ def _post(index: dict[K, Postings], key: K, posting: Posting) -> None:
     if found is None:
         index[key] = posting
     elif isinstance(found, int):
-        index[key] = sorted((found, posting))
+        index[key] = array("Q", sorted((found, posting)))
+    elif posting > found[-1]:
+        found.append(posting)
     else:
         bisect.insort(found, posting)
+
+
+def _post_all(index: dict[int, Postings], keys: array[int], posting: Posting) -> None:
+    """`_post` for each of a report's keys, a new key (most of them) without a call."""
+    for key in keys:
+        if key in index:
+            _post(index, key, posting)
+        else:
+            index[key] = posting
 
 
 def _unpost(index: dict[K, Postings], key: K, posting: Posting) -> None:

@@ -35,6 +35,7 @@ from aggregator.types import (
     Source,
     UpdateOutcome,
 )
+from aggregator.update import saved_index
 from aggregator.update.batches import Batches
 from aggregator.update.storing import Plan, Storing
 
@@ -71,7 +72,7 @@ class Pipeline:
         self.fetcher = fetcher
         self.parser_pool = parser_pool
         self._running_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] | None = None
-        self.storing = Storing(store, clock)
+        self.storing = Storing(store, clock, saved_index.path_for(store.path))
         # Per source, the versions (identity and content) of the entries its last stored feed
         # carried: those are not prepared again (see prepare_changed_items).
         self._stored_versions: dict[int, frozenset[int]] = {}

@@ -17,16 +17,18 @@ other processes stored (an `offthewire poll` beside the daemon) before each plan
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from aggregator import stories
 from aggregator.config import DedupeSettings
 from aggregator.store import Store
-from aggregator.stories.index import Candidate, StoryIndex
+from aggregator.stories.index import Candidate, Prepared, StoryIndex
 from aggregator.text import plain_text
 from aggregator.types import NewItem, Revision, SaveCounts, Source, StoredItem, WindowReport
+from aggregator.update import saved_index
 
 REVISION_DAY = timedelta(days=1)
 EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -48,9 +50,10 @@ class Plan:
 class Storing:
     """Plans and writes the items of one poll after another, over one story index."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime], index_file: Path | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.index_file = index_file  # where the index's prepared headlines are saved between runs
         self.index: StoryIndex | None = None
         self._last_item_id = 0  # the newest stored item the index has taken in
         self._own: set[int] = set()  # items this process stored since then, in the index already
@@ -185,8 +188,9 @@ class Storing:
             self.index, self._last_item_id, self._since = StoryIndex(window), 0, None
             self._own.clear()
         since = min(now, earliest or now) - window
-        if self._since is None:  # a new index: the window's items
-            self._take_in(self.store.window_reports(since))
+        if self._since is None:  # a new index: the window's items, as prepared before when saved
+            saved = saved_index.load(self.index_file) if self.index_file is not None else {}
+            self._take_in(self.store.window_reports(since), saved)
             self._since = since
             return self.index
         if since < self._since:
@@ -205,18 +209,28 @@ class Storing:
         self._own.clear()
         return self.index
 
-    def _take_in(self, rows: Sequence[WindowReport]) -> None:
-        """Stored reports into the index, those it holds already (stored by this process) left out."""
+    def _take_in(self, rows: Sequence[WindowReport], prepared: Mapping[int, Prepared] | None = None) -> None:
+        """Stored reports into the index, those it holds already (stored by this process) left out;
+        a report whose text was `prepared` before is taken as it was, else prepared now."""
         assert self.index is not None
         for row in rows:
             self._last_item_id = max(self._last_item_id, row.item_id)
             if self.index.story_of(row.source_id, row.key) == row.story_id:
                 continue
+            digest = stories.text_digest(row.title, row.summary)
+            saved = prepared.get(digest) if prepared else None
+            if saved is not None:
+                self.index.restore(row.source_id, row.key, row.published, row.canonical_link, saved, row.story_id)
+                continue
             head = stories.headline(row.title, plain_text(row.summary))
             keys, names = tuple(stories.lsh_keys(head)), tuple(stories.name_keys(head))
-            self.index.add(
-                Candidate(row.source_id, row.key, row.published, row.canonical_link, head, keys, names), row.story_id
-            )
+            found = Candidate(row.source_id, row.key, row.published, row.canonical_link, head, keys, names, digest)
+            self.index.add(found, row.story_id)
+
+    def save(self) -> None:
+        """Save the index's prepared headlines for the next process that starts (saved_index.py)."""
+        if self.index is not None and self.index_file is not None and len(self.index):
+            saved_index.save(self.index_file, self.index.prepared())
 
 
 def candidate(source_id: int, item: NewItem, now: datetime) -> Candidate:
@@ -225,7 +239,8 @@ def candidate(source_id: int, item: NewItem, now: datetime) -> Candidate:
     keys, names = item.match_keys, item.name_keys
     if item.match is None and not keys:
         keys, names = tuple(stories.lsh_keys(head)), tuple(stories.name_keys(head))
-    return Candidate(source_id, item.key, item.published or now, item.canonical_link, head, keys, names)
+    digest = stories.text_digest(item.title, item.summary)
+    return Candidate(source_id, item.key, item.published or now, item.canonical_link, head, keys, names, digest)
 
 
 def revise(stored: StoredItem, item: NewItem, now: datetime, dedupe: DedupeSettings) -> Revision:

@@ -37,6 +37,7 @@ def report(title: str, source: int = 1, key: str | None = None, hours: float = 0
         head,
         tuple(stories.lsh_keys(head)),
         tuple(stories.name_keys(head)),
+        stories.text_digest(title, ""),
     )
 
 

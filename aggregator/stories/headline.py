@@ -14,7 +14,7 @@ import hashlib
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -160,6 +160,7 @@ class Headline:
             _interned(self.summary_numbers),
             self.subject,
             _interned(frozenset(self.words) - self.tokens - self.summary_tokens),
+            len(self.all_tokens),
         )
 
     @functools.cached_property
@@ -302,9 +303,14 @@ class Headline:
     @functools.cached_property
     def specific(self) -> bool:
         """False for "Live updates", "In pictures", "台风登陆": too few words to name one event."""
-        if CJK.search(self.text):
-            return len(self.text.replace(" ", "")) >= MIN_CJK_CHARS
-        return len(self.tokens) >= MIN_MATCH_TOKENS
+        return specific(self.text, self.tokens)
+
+
+def specific(text: str, tokens: Collection[str]) -> bool:
+    """Does a headline (its normalised text and tokens) name one particular event (`Headline.specific`)?"""
+    if CJK.search(text):
+        return len(text.replace(" ", "")) >= MIN_CJK_CHARS
+    return len(tokens) >= MIN_MATCH_TOKENS
 
 
 class StoredHeadline(NamedTuple):
@@ -323,6 +329,7 @@ class StoredHeadline(NamedTuple):
     summary_numbers: tuple[str, ...]
     subject: str
     other_words: tuple[str, ...]  # words that are not tokens: runs of Chinese or Japanese characters
+    all_count: int  # tokens of headline and summary together (`Headline.all_tokens`)
 
     def headline(self) -> Headline:
         return Headline(

@@ -51,6 +51,7 @@ from aggregator.stories.rules import (
     SINGULAR_NAME_HOURS,
     choose_story,
     different_events,
+    ruled_out,
 )
 
 HOUR = 3600.0
@@ -58,9 +59,9 @@ MINUTE = 60
 # A report's place in the canonical order: (published, source id, item key).
 Order = tuple[float, int, str]
 # A key's posting: a report's number and its time (whole minutes: a clock set to year 9998 still
-# fits) in one unsigned 64-bit integer that sorts by time, then number; a key only one report has keeps it alone, others in an array
-# (8 bytes a posting, where a list of integers takes 44). Postings are most of the index (26 keys
-# a report), so they are kept as small as Python allows.
+# fits) in one unsigned 64-bit integer that sorts by time, then number; a key only one report has
+# keeps it alone, others in an array (8 bytes a posting, where a list of integers takes 44).
+# Postings are most of the index (26 keys a report), so they are kept as small as Python allows.
 Posting = int
 Postings: TypeAlias = "int | array[int]"
 _NUMBER_BITS = 32
@@ -290,7 +291,11 @@ class StoryIndex:
             return None
         apart = [abs(published - r.published) / HOUR if r.story in names.stories else None for _, r in reports]
         own = frozenset(r.story for _, r in reports if r.source == new.source)
-        candidates = [(r.story, self.head(n), hours) for (n, r), hours in zip(reports, apart, strict=True)]
+        candidates = [
+            (r.story, self.head(n), hours)
+            for (n, r), hours in zip(reports, apart, strict=True)
+            if not ruled_out(new.head, r.head, hours, names.singular)
+        ]
         return choose_story(new.head, candidates, names.common, own, names.singular)
 
     def _linked_story(self, new: Candidate) -> int | None:
@@ -340,25 +345,29 @@ class StoryIndex:
             postings = self._keys.get(key)
             if postings is not None:
                 shared.update(self._newest_stories(postings, published - reach, published + reach, KEY_POSTINGS))
-        # Most keys shared first; among equals the newest story (by its first report) first.
+        # The stories sharing most keys; among those sharing as many as the last one chosen, the
+        # newest (by its first report). Which are chosen matters, not in what order: every report
+        # chosen is compared, in canonical order.
         counts = heapq.nlargest(MAX_CANDIDATE_STORIES, shared.values())
         least = counts[-1] if len(counts) == MAX_CANDIDATE_STORIES else 0
-        firsts = {
-            story: self._order_of(self._stories[story][0])
-            for story in named.union(s for s, n in shared.items() if n >= least)
-        }
-        ranked = sorted((story for story in shared if shared[story] >= least), key=firsts.__getitem__, reverse=True)
-        ranked.sort(key=shared.__getitem__, reverse=True)
+        chosen_stories = [story for story, count in shared.items() if count > least]
+        tied = [story for story, count in shared.items() if count == least]
+        first = self._first_order
+        chosen_stories += heapq.nlargest(MAX_CANDIDATE_STORIES - len(chosen_stories), tied, key=first)
         chosen: list[tuple[int, Report]] = []
-        for story in dict.fromkeys([*ranked[:MAX_CANDIDATE_STORIES], *sorted(named, key=firsts.__getitem__)]):
-            reports = self._story_reports(story)
-            own = [report.published for _, report in reports if report.source == new.source]
-            if own and published - own[-1] > REVISION_HOURS * HOUR:
+        reports = self.reports
+        for story in named.union(chosen_stories):
+            members = self._stories.get(story, ())
+            own = next((reports[n].published for n in reversed(members) if reports[n].source == new.source), None)
+            if own is not None and published - own > REVISION_HOURS * HOUR:
                 continue  # its source told it that long ago: a recurring report, not a revision
-            newest = len(reports) - CANDIDATE_REPORTS_NEWEST
-            chosen += [pair for at, pair in enumerate(reports) if at < CANDIDATE_REPORTS_OLDEST or at >= newest]
+            newest = max(CANDIDATE_REPORTS_OLDEST, len(members) - CANDIDATE_REPORTS_NEWEST)
+            chosen += [(n, reports[n]) for n in (*members[:CANDIDATE_REPORTS_OLDEST], *members[newest:])]
         chosen.sort(key=lambda pair: pair[1].order)
         return chosen
+
+    def _first_order(self, story: int) -> Order:
+        return self.reports[self._stories[story][0]].order
 
     def _newest_stories(self, postings: Postings | None, earliest: float, latest: float, limit: int) -> list[int]:
         """The stories of a key's newest `limit` postings between `earliest` and `latest`."""

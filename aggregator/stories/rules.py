@@ -36,7 +36,7 @@ ten million stored items; how many of them the index reads and compares is decid
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
@@ -46,7 +46,9 @@ from aggregator.stories.headline import (
     NAME_PREFIX,
     NOT_EVENTS,
     Headline,
+    StoredHeadline,
     name_like,
+    specific,
     telling,
 )
 
@@ -137,6 +139,7 @@ def compare(
     developing = near or (
         hours_apart is not None
         and hours_apart <= SINGULAR_NAME_HOURS
+        and bool(singular_names)  # else neither report's names are worked out here
         and not singular_names.isdisjoint(a.name_prefixes & b.name_prefixes)
     )
     if overlap.too_little and not developing:
@@ -336,27 +339,30 @@ class _Overlap(NamedTuple):  # a tuple: made for every candidate report, as chea
 
     @classmethod
     def of(cls, a: Headline, b: Headline) -> _Overlap:
-        return cls.between(a.tokens, a.summary_tokens, a.all_tokens, b.tokens, b.summary_tokens, b.all_tokens)
+        return cls.between(a, b.tokens, b.summary_tokens, b.all_tokens, len(b.all_tokens))
 
     @classmethod
     def between(
-        cls,
-        a: frozenset[str],
-        a_summary: frozenset[str],
-        a_all: frozenset[str],
-        b: frozenset[str],
-        b_summary: frozenset[str],
-        b_all: frozenset[str],
+        cls, a: Headline, b: Collection[str], b_summary: Collection[str], b_all: Collection[str], b_all_count: int
     ) -> _Overlap:
-        """The overlap of headline words `a` and `b`, given with their summaries' words and both together."""
-        shared = len(a & b)
-        told_a = len(a & b_all) / len(a) if len(a) > MIN_MATCH_TOKENS else 0.0
-        told_b = len(b & a_all) / len(b) if len(b) > MIN_MATCH_TOKENS else 0.0
+        """The overlap of report `a` with headline words `b`, given with its summary's words, both
+        together (`b_all`, which may repeat a word) and their number: sets or tuples of distinct
+        words alike, so a stored report is weighed without being made a `Headline` (`ruled_out`)."""
+        a_words, a_summary, a_all = a.tokens, a.summary_tokens, a.all_tokens
+        shared = len(a_words.intersection(b))
+        told_a = len(a_words.intersection(b_all)) / len(a_words) if len(a_words) > MIN_MATCH_TOKENS else 0.0
+        told_b = len(a_all.intersection(b)) / len(b) if len(b) > MIN_MATCH_TOKENS else 0.0
+        whole = len(a_all.intersection(b_all))  # unions counted, not built
+        if a_summary and b_summary:
+            summary_shared = len(a_summary.intersection(b_summary))
+            summary: float | None = summary_shared / (len(a_summary) + len(b_summary) - summary_shared)
+        else:
+            summary = None
         return cls(
-            jaccard=shared / (len(a) + len(b) - shared),  # unions counted, not built
-            containment=shared / min(len(a), len(b)),
-            summary=_jaccard(a_summary, b_summary) if a_summary and b_summary else None,
-            whole=_jaccard(a_all, b_all),
+            jaccard=shared / (len(a_words) + len(b) - shared),
+            containment=shared / min(len(a_words), len(b)),
+            summary=summary,
+            whole=whole / (len(a_all) + b_all_count - whole),
             told=max(told_a, told_b),
         )
 
@@ -370,6 +376,22 @@ class _Overlap(NamedTuple):  # a tuple: made for every candidate report, as chea
             and self.whole < SAME_STORY_TEXT_JACCARD
             and self.told < SAME_STORY_TOLD
         )
+
+
+def ruled_out(
+    a: Headline, b: StoredHeadline, hours_apart: float | None, singular_names: frozenset[str] = frozenset()
+) -> bool:
+    """Is `compare(a, b.headline(), hours_apart, ..., singular_names)` sure to find two stories, from
+    `b`'s words alone (the first tests of `compare`)? So the index compares most candidate reports
+    without making them `Headline`s again. Reports that may be one story developing (close in time,
+    or sharing a name only one story carries) need their names, so are never ruled out here."""
+    if hours_apart is not None and (
+        hours_apart <= DEVELOPING_HOURS or (singular_names and hours_apart <= SINGULAR_NAME_HOURS)
+    ):
+        return False
+    if not a.specific or not specific(b.text, b.tokens):
+        return True
+    return _Overlap.between(a, b.tokens, b.summary_tokens, b.tokens + b.summary_tokens, b.all_count).too_little
 
 
 def _has_subject(a: Headline, b: Headline) -> bool:

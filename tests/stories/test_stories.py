@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,6 +22,8 @@ from aggregator.stories import (
     romanise,
 )
 from aggregator.stories.keys import LSH_BANDS
+from aggregator.stories.rules import ruled_out
+from bench.storyeval import SETS, load_eval_set
 
 # --- headlines -------------------------------------------------------------------------------
 
@@ -608,3 +613,23 @@ def test_reports_made_of_wire_words_compare_the_same_both_ways(first: tuple[str,
         one, other = compare(a, b, hours_apart), compare(b, a, hours_apart)
         assert (one.same, one.score) == (other.same, other.score)
     assert compare(a, a).same == a.specific
+
+
+def test_a_report_ruled_out_from_its_stored_words_is_never_one_story_with_it() -> None:
+    """`ruled_out` spares the index most comparisons; it must be a necessary condition: over pairs
+    of labelled reports, at every distance in time, with and without names one story carries,
+    whatever it rules out `compare` finds to be two stories, and it does rule out most pairs."""
+    rows = [row for set_path in SETS.values() for row in load_eval_set(set_path)]
+    heads = [headline(row["title"], row.get("summary", "")) for row in rows]
+    rng = random.Random(18)
+    pairs = [(rng.choice(heads), rng.choice(heads)) for _ in range(4000)]
+    pairs += list(itertools.pairwise(heads))  # neighbours in time: many are one story
+    ruled, joined = 0, 0
+    for a, b in pairs:
+        singular = rng.choice([frozenset(), a.name_prefixes | b.name_prefixes])
+        hours = rng.choice([None, 1.0, 7.0, 30.0, 60.0])
+        if ruled_out(a, b.stored(), hours, singular):
+            ruled += 1
+            assert not compare(a, b, hours, frozenset(), singular).same, (a.title, b.title, hours)
+        joined += compare(a, b, hours, frozenset(), singular).same
+    assert ruled > len(pairs) / 2 and joined > 100

@@ -145,7 +145,7 @@ def archive_figures(path: Path, probes: int = 300) -> dict[str, Any]:
         started = time.perf_counter()
         index = storing.index_for(now, dedupe)
         loaded = time.perf_counter() - started
-        recent = [report.head.title for report in list(index.reports.values())[-5000:]]
+        recent = [report.head.title for report in index.reports[-5000:] if report.head.title]
         source = aggregator.sources()[-1]  # one of the archive's: nothing is written to it
         entries = [
             Entry(

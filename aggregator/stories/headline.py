@@ -160,7 +160,7 @@ class Headline:
             _interned(self.summary_numbers),
             self.subject,
             _interned(frozenset(self.words) - self.tokens - self.summary_tokens),
-            len(self.all_tokens),
+            len(self.tokens | self.summary_tokens),  # not all_tokens: that would be kept
         )
 
     @functools.cached_property

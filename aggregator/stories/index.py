@@ -97,6 +97,13 @@ class Report:
         return (self.published, self.source, self.item_key)
 
 
+# What a report number left vacant holds (its posting matches no posting of a report: it was
+# published at no time an index holds, minute -1).
+VACANT = Report(
+    0, 0, "", -float(MINUTE), None, StoredHeadline("", "", "", (), (), (), (), "", (), 0), array("q"), array("q"), 0
+)
+
+
 class RareNames(NamedTuple):
     """What a report's names tell (`StoryIndex.rare_names`)."""
 
@@ -129,7 +136,10 @@ class StoryIndex:
     """The reports of the window, by story, key, name key and canonical link."""
 
     window: timedelta
-    reports: dict[int, Report] = field(default_factory=dict)
+    # by report number: a number whose report left is VACANT until a new report takes it, so the
+    # numbers in use stay as many as the reports of the window, however long the process runs
+    reports: list[Report] = field(default_factory=list)
+    _vacant: list[int] = field(default_factory=list)
     _numbers: dict[tuple[int, str], int] = field(default_factory=dict)  # (source, item key) -> report number
     # story -> its reports' numbers, kept in canonical order
     _stories: dict[int, list[int]] = field(default_factory=dict)
@@ -138,11 +148,10 @@ class StoryIndex:
     _links: dict[str, Postings] = field(default_factory=dict)
     _ages: list[Posting] = field(default_factory=list)  # a heap of every report added, oldest first
     _heads: OrderedDict[int, Headline] = field(default_factory=OrderedDict)  # the HEAD_CACHE last used
-    _next_number: int = 0
     _next_provisional: int = -1
 
     def __len__(self) -> int:
-        return len(self.reports)
+        return len(self.reports) - len(self._vacant)
 
     def new_story(self) -> int:
         """A provisional (negative) story id for a report that starts a story; the store gives the
@@ -188,14 +197,18 @@ class StoryIndex:
         """Every report's headline as prepared, to save (`restore` takes each back)."""
         return [
             (report.digest, tuple(report.head), report.keys.tobytes(), report.name_keys.tobytes())
-            for report in self.reports.values()
+            for report in self.reports
+            if report is not VACANT
         ]
 
     def _keep(self, report: Report) -> int:
         self.discard(report.source, report.item_key)
-        number = self._next_number
-        self._next_number += 1
-        self.reports[number] = report
+        if self._vacant:
+            number = self._vacant.pop()
+            self.reports[number] = report
+        else:
+            number = len(self.reports)
+            self.reports.append(report)
         self._numbers[(report.source, report.item_key)] = number
         bisect.insort(self._stories.setdefault(report.story, []), number, key=self._order_of)
         posting = _posting(report.published, number)
@@ -211,7 +224,9 @@ class StoryIndex:
         number = self._numbers.pop((source, item_key), None)
         if number is None:
             return
-        report = self.reports.pop(number)
+        report = self.reports[number]
+        self.reports[number] = VACANT
+        self._vacant.append(number)
         self._heads.pop(number, None)
         posting = _posting(report.published, number)
         members = self._stories[report.story]
@@ -234,9 +249,9 @@ class StoryIndex:
         """Forget the reports published before `before` (those of its last minute at the next prune); how many."""
         edge, ages, pruned = before.timestamp(), self._ages, 0
         while ages and (ages[0] >> _NUMBER_BITS) * MINUTE + MINUTE <= edge:  # the whole minute before the edge
-            number = heapq.heappop(ages) & _NUMBER_MASK
-            report = self.reports.get(number)  # None when discarded or replaced since
-            if report is not None:
+            posting = heapq.heappop(ages)
+            report = self.reports[posting & _NUMBER_MASK]
+            if _posting(report.published, posting & _NUMBER_MASK) == posting:  # not left, nor taken by another since
                 self.discard(report.source, report.item_key)
                 pruned += 1
         return pruned

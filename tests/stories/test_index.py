@@ -114,6 +114,20 @@ def test_a_report_revised_to_a_later_time_is_pruned_at_its_new_time() -> None:
     assert index.story_sizes() == {}
 
 
+def test_a_report_number_left_is_taken_again_and_pruning_tells_the_newcomer_from_the_report_before() -> None:
+    index = StoryIndex(WINDOW)
+    for n, title in enumerate(FILLER):
+        index.add(report(title, key=f"old{n}", hours=-100), 10 + n)
+    for n in range(len(FILLER)):
+        index.discard(1, f"old{n}")
+    index.add(report(SENBAI, key="new"), 1)  # takes a number an old report left
+
+    assert len(index.reports) == len(FILLER) and len(index) == 1
+    assert index.prune(T0 - WINDOW) == 0  # the old reports' ages are stale, the newcomer is recent
+    assert index.story_sizes() == {1: 1}
+    assert index.match(report("UPDATE 1-" + SENBAI, source=2)) == 1
+
+
 def test_a_provisional_story_is_renamed_with_every_report() -> None:
     index = StoryIndex(WINDOW)
     provisional = index.new_story()

@@ -5,6 +5,7 @@ every source unreachable at once penalises nobody."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from aggregator.config import PollSettings
 from aggregator.core import Aggregator
 from aggregator.store import Store
 from aggregator.types import FetchRecord, FetchResult, Source
+from aggregator.update.pipeline import POLL_COLLECTION_THRESHOLD, fewer_collections
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 URL = "https://wire.example/feed"
@@ -274,3 +276,12 @@ def test_only_due_sources_are_polled(aggregator: Aggregator, fetcher: FakeFetche
 
     assert [outcome.url for outcome in first.outcomes] == [OTHER]
     assert sorted(outcome.url for outcome in second.outcomes) == [OTHER, URL]
+
+
+def test_a_poll_runs_the_cycle_collector_less_often_and_gives_the_threshold_back() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), fewer_collections():
+        assert gc.get_threshold()[0] == max(before[0], POLL_COLLECTION_THRESHOLD)
+        assert gc.get_threshold()[1:] == before[1:]
+        raise RuntimeError("a poll that fails")
+    assert gc.get_threshold() == before

@@ -85,8 +85,9 @@ def test_a_report_whose_text_changed_since_is_prepared_again(
 ) -> None:
     folder, clock, fetcher = wire
     with aggregator_in(folder, clock, fetcher) as other_process:
-        other_process.store.db.execute("UPDATE items SET title = 'Choir from Cork wins Riga trophy' WHERE key LIKE '%3'")
-        other_process.store.db.conn.commit()
+        db = other_process.store.db
+        db.execute("UPDATE items SET title = 'Choir from Cork wins Riga trophy' WHERE key LIKE '%3'")
+        db.conn.commit()
     with aggregator_in(folder, clock, fetcher) as restarted:
         assert prepared_while(restarted, monkeypatch, clock) == ["Choir from Cork wins Riga trophy"]
 

@@ -41,7 +41,7 @@ _WIRE_PREFIX = re.compile(
     r"(?:\s*\d+)?\s*[-:]\s*"
     r"|(?:BREAKING|Breaking|Roundup|Update|Live|Live updates|LIVE|Correction|CORRECTION|Explainer|Feature|"
     r"Interview|Analysis|Factbox|Urgente|URGENTE|ÚLTIMA HORA|Última hora|Eilmeldung|EILMELDUNG|EN DIRECT|"
-    r"En direct|URGENT|Urgent|FLASH|Flash|[A-Z][a-z]+ Headlines)\s*[:\-\u2013\u2014]\s*"
+    r"En direct|URGENT|Urgent|FLASH|Flash|(?!Newspaper )[A-Z][a-z]+ Headlines)\s*[:\-\u2013\u2014]\s*"
     r"|\((?:LEAD|URGENT|2ND LEAD|\d+(?:st|nd|rd|th) LD|News Focus|[A-Z]\w* Interview)\)\s*"
     r"|\u3010[^\u3011]{1,8}\u3011\s*"
     r"|[\u3040-\u30ff\u4e00-\u9fff+]{1,10}\|\s*)+"
@@ -59,6 +59,14 @@ _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 # A headline's main clause ends at the word that gives its cause: "Stocks rise after Fed holds".
 _CAUSE = re.compile(r"\s(?:after|following|amid|tras|après|apres|nach|infolge)\s", re.IGNORECASE)
 _HYPHENATED = re.compile(r"(?<=[^\W\d])-(?=[^\W\d])")
+# A review of the day's newspapers, as broadcasters and agencies title it (BBC "Newspaper headlines:",
+# "The Papers:", AFP "Press review:", "Revue de presse", dpa "Presseschau", EFE "Revista de prensa",
+# ANSA "Rassegna stampa"): it lists other stories and tells none.
+_PRESS_REVIEW = re.compile(
+    r"^\s*(?:newspaper headlines|the papers|press review|press preview|what the papers say|revue de presse|"
+    r"presseschau|pressestimmen|revista de prensa|rassegna stampa)\s*[:\-\u2013\u2014|]",
+    re.IGNORECASE,
+)
 # A headline in Chinese or Japanese this short (in characters) names no particular event.
 MIN_CJK_CHARS = 6
 
@@ -270,8 +278,9 @@ class Headline:
 
     @functools.cached_property
     def digest(self) -> bool:
-        """A headline listing several stories: "Daily briefing: Kerala floods, Harbourline deal, Vega-X failure"."""
-        return self.title.count(", ") >= DIGEST_COMMAS
+        """A headline listing several stories: "Daily briefing: Kerala floods, Harbourline deal, Vega-X
+        failure", or a review of the day's papers ("Newspaper headlines: Storm warning and rail fares row")."""
+        return self.title.count(", ") >= DIGEST_COMMAS or bool(_PRESS_REVIEW.match(self.title))
 
     def work_out_names(self) -> Headline:
         """Work out now what is otherwise worked out when first compared: the parser processes do

@@ -367,6 +367,10 @@ def test_chinese_reports_of_a_story_developing_share_character_pairs_and_no_othe
         ("Reserve Bank of Australia holds cash rate at 3.6%", "Reserve Bank of India holds repo rate at 5.5%"),
         # a digest lists several stories
         ("Daily briefing: Kerala floods, Harbourline deal, Vega-X failure", "Kerala floods kill 12 in Idukki"),
+        # so does a review of the day's papers, however it is cased
+        ("The Papers: Kerala floods and rail fares row", "Kerala floods kill 12"),
+        ("Newspaper Headlines: Kerala Floods and Rail Fares Row", "Kerala floods kill 12"),
+        ("Press review: Kerala floods and rail fares row", "Kerala floods: death toll climbs to 22"),
         # a day of the week says when, not what happened
         ("Veltrix results due on Monday", "Veltrix chief to step down on Monday"),
         # only a name in common
@@ -633,3 +637,9 @@ def test_a_report_ruled_out_from_its_stored_words_is_never_one_story_with_it() -
             assert not compare(a, b, hours, frozenset(), singular).same, (a.title, b.title, hours)
         joined += compare(a, b, hours, frozenset(), singular).same
     assert ruled > len(pairs) / 2 and joined > 100
+
+
+def test_a_headline_about_papers_is_not_a_press_review() -> None:
+    assert headline("Newspaper headlines: Storm warning and rail fares row").digest
+    assert not headline("Papers show minister knew of leak").digest
+    assert not headline("Newspaper headlines bill passes second reading").digest

@@ -137,9 +137,7 @@ def compare(
     score = max(jaccard, containment * SAME_STORY_JACCARD / SAME_STORY_CONTAINMENT)
     near = hours_apart is not None and hours_apart <= DEVELOPING_HOURS
     developing = near or (
-        hours_apart is not None
-        and hours_apart <= SINGULAR_NAME_HOURS
-        and bool(singular_names)  # else neither report's names are worked out here
+        _may_develop(hours_apart, singular_names)  # else neither report's names are worked out here
         and not singular_names.isdisjoint(a.name_prefixes & b.name_prefixes)
     )
     if overlap.too_little and not developing:
@@ -385,13 +383,19 @@ def ruled_out(
     `b`'s words alone (the first tests of `compare`)? So the index compares most candidate reports
     without making them `Headline`s again. Reports that may be one story developing (close in time,
     or sharing a name only one story carries) need their names, so are never ruled out here."""
-    if hours_apart is not None and (
-        hours_apart <= DEVELOPING_HOURS or (singular_names and hours_apart <= SINGULAR_NAME_HOURS)
-    ):
+    if _may_develop(hours_apart, singular_names):
         return False
     if not a.specific or not specific(b.text, b.tokens):
         return True
     return _Overlap.between(a, b.tokens, b.summary_tokens, b.tokens + b.summary_tokens, b.all_count).too_little
+
+
+def _may_develop(hours_apart: float | None, singular_names: frozenset[str]) -> bool:
+    """Are two reports this far apart close enough to be one story developing, through a rare name
+    (DEVELOPING_HOURS) or, when there are `singular_names`, through one of them (SINGULAR_NAME_HOURS)?"""
+    if hours_apart is None:
+        return False
+    return hours_apart <= DEVELOPING_HOURS or (bool(singular_names) and hours_apart <= SINGULAR_NAME_HOURS)
 
 
 def _has_subject(a: Headline, b: Headline) -> bool:

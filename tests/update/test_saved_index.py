@@ -5,6 +5,7 @@ database, never trusted."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,3 +121,20 @@ def test_a_file_that_cannot_be_written_costs_the_next_start_time_not_the_close(t
     blocked.mkdir()  # the partial file cannot be opened for writing
     saved_index.save(tmp_path / "offthewire.db-index", [(1, ("a",), b"", b"")])
     assert not (tmp_path / "offthewire.db-index").exists()
+
+
+def test_a_file_that_cannot_be_read_or_unpacked_is_prepared_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    unreadable = tmp_path / "unreadable-index"
+    unreadable.mkdir()  # reading a folder fails
+    garbled = tmp_path / "garbled-index"
+    payload = b"\xff not marshal"  # a sound header and checksum over a payload marshal refuses
+    garbled.write_bytes(saved_index.MAGIC + saved_index.FINGERPRINT + zlib.crc32(payload).to_bytes(4, "big") + payload)
+
+    assert saved_index.load(unreadable) == {}
+    assert saved_index.load(garbled) == {}
+    assert [record.getMessage().split(" (")[0] for record in caplog.records] == [
+        f"the saved story index {unreadable} cannot be read",
+        f"the saved story index {garbled} cannot be read",
+    ]

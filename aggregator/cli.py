@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from aggregator import __version__
-from aggregator.config import Settings, find_config_file, load_settings
+from aggregator.config import Settings, find_config_file, load_settings, with_database_url
 from aggregator.core import Aggregator, make_aggregator, utc_now
 from aggregator.exceptions import AggregatorError, ConfigError
 from aggregator.opml import OpmlFeed
@@ -561,7 +561,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from aggregator.daemon import Daemon
 
     path = find_config_file(args.config, os.environ)
-    settings = load_settings(path)
+    settings = with_database_url(load_settings(path), os.environ)
     _daemon_logging(args, settings)
     return _exit_after(Daemon(settings, path))
 
@@ -585,7 +585,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             settings = aggregator.settings
         print(f"Served the sample wire at {demo.wire.base_url} and polled it from {folder}/")
         _print_summary(summary)
-        print(f"\nStored {items} items in {settings.storage.path}")
+        print(f"\nStored {items} items in {settings.storage.described}")
         print(f"Wrote {len(files)} Atom feeds in {settings.output.dir}/:")
         for path in files:
             print(f"  {path}")
@@ -628,7 +628,7 @@ def _exit_after(daemon: Daemon) -> int:
 
 
 def _aggregator(args: argparse.Namespace) -> Aggregator:
-    return make_aggregator(load_settings(find_config_file(args.config, os.environ)))
+    return make_aggregator(with_database_url(load_settings(find_config_file(args.config, os.environ)), os.environ))
 
 
 def _program() -> str:

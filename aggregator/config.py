@@ -7,10 +7,11 @@ Every error names the file and the key.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,21 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 @dataclass(frozen=True)
 class StorageSettings:
     path: Path = Path("offthewire.db")
+    url: str | None = None  # postgresql://...: PostgreSQL instead of the SQLite file at `path`
+
+    @property
+    def target(self) -> Path | str:
+        """What the store opens: the PostgreSQL URL when there is one, else the SQLite file."""
+        return self.url or self.path
+
+    @property
+    def described(self) -> str:
+        """The database as messages name it (a URL without its password)."""
+        if self.url is None:
+            return str(self.path)
+        from aggregator.store.postgresql import redacted
+
+        return redacted(self.url)
 
 
 @dataclass(frozen=True)
@@ -120,10 +136,14 @@ _STRING_LIST = (
 _TEXT = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
 _HTTP_URL = (lambda v: isinstance(v, str) and _is_http_url(v), "an http(s) URL")
 _COUNT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number, 0 or more")
+_POSTGRESQL_URL = (
+    lambda v: isinstance(v, str) and v.startswith(("postgresql://", "postgres://")),
+    "a postgresql:// URL",
+)
 _LISTEN = (lambda v: isinstance(v, str) and _parse_listen(v) is not None, 'a "host:port" address')
 
 _SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
-    "storage": {"path": _TEXT},
+    "storage": {"path": _TEXT, "url": _POSTGRESQL_URL},
     "output": {
         "dir": _TEXT,
         "base_url": _HTTP_URL,
@@ -187,6 +207,16 @@ def find_config_file(explicit: str | None, environ: dict[str, str] | os._Environ
     return default if default.is_file() else None
 
 
+def with_database_url(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """The settings with `$OFFTHEWIRE_DATABASE_URL`, when set, as `[storage] url`."""
+    url = environ.get("OFFTHEWIRE_DATABASE_URL", "").strip()
+    if not url:
+        return settings
+    if not _POSTGRESQL_URL[0](url):
+        raise ConfigError(f"OFFTHEWIRE_DATABASE_URL must be a postgresql:// URL, not {url!r}.")
+    return dataclasses.replace(settings, storage=dataclasses.replace(settings.storage, url=url))
+
+
 def load_settings(path: Path | None) -> Settings:
     """Read and validate the config file at `path` (None: built-in defaults)."""
     if path is None:
@@ -231,7 +261,7 @@ def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
         raise ConfigError(f"{path}: [poll] floor must not be larger than [poll] cap.")
     dedupe: dict[str, Any] = {k: float(v) if k == "window_hours" else v for k, v in sections.get("dedupe", {}).items()}
     return Settings(
-        storage=StorageSettings(path=folder / storage.get("path", "offthewire.db")),
+        storage=StorageSettings(path=folder / storage.get("path", "offthewire.db"), url=storage.get("url")),
         output=OutputSettings(**{**output, "dir": folder / output.get("dir", "public")}),
         poll=PollSettings(**poll),
         server=ServerSettings(**sections.get("server", {})),

@@ -416,7 +416,7 @@ class Aggregator:
 
 def make_aggregator(settings: Settings, clock: Clock = utc_now, fetcher: Fetcher | None = None) -> Aggregator:
     """An Aggregator over the database named in `settings`, created or upgraded as needed."""
-    return Aggregator(settings, Store(settings.storage.path), clock=clock, fetcher=fetcher)
+    return Aggregator(settings, Store(settings.storage.target), clock=clock, fetcher=fetcher)
 
 
 def _implicit_topic(slug: str) -> Topic:

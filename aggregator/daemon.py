@@ -25,7 +25,7 @@ from aiohttp import web
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from aggregator.config import Settings, listen_address, load_settings
+from aggregator.config import Settings, listen_address, load_settings, with_database_url
 from aggregator.core import Aggregator, make_aggregator
 from aggregator.exceptions import AggregatorError, ConfigError
 from aggregator.metrics import Metrics
@@ -203,12 +203,12 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: read the config again; a bad one is logged and the old one kept."""
         try:
-            new = load_settings(self.config_path)
+            new = with_database_url(load_settings(self.config_path), os.environ)
         except ConfigError as exc:
             log.error("config not reloaded, the old one stays in use: %s", exc)
             return
         old = self.settings
-        for name, label in (("server", "[server] listen"), ("storage", "[storage] path")):
+        for name, label in (("server", "[server] listen"), ("storage", "[storage]")):
             if getattr(new, name) != getattr(old, name):
                 log.warning("%s changed: restart offthewire to use it", label)
         new = dataclasses.replace(new, server=old.server, storage=old.storage)

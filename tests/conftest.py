@@ -3,7 +3,9 @@
 `feed_server` is a FeedServer on 127.0.0.1; `rss()` and `atom()` build documents from
 (guid, title, link, date[, summary]) tuples; `wire` is an installation in tmp_path (config file,
 database, output folder) whose `run(*args)` runs `python -m aggregator --config FILE ARGS` as a
-subprocess with TZ=UTC.
+subprocess with TZ=UTC. `database` is where a store lives, once a SQLite file and once a
+database of a throwaway PostgreSQL cluster (tests/postgresql.py): the store and pipeline suites run
+on both engines.
 """
 
 from __future__ import annotations
@@ -25,10 +27,40 @@ import pytest
 from feedserver import FeedServer
 from hypothesis import settings
 
+from tests.postgresql import Cluster, binaries
+
 # Property tests check properties, not speed: an example that takes longer than Hypothesis's default
 # 200 ms deadline on a loaded machine (the suite shares two cores) must not fail the test.
 settings.register_profile("offthewire", deadline=None)
 settings.load_profile("offthewire")
+
+# Without PostgreSQL's server installed its half of the engine tests is skipped, unless
+# OFFTHEWIRE_REQUIRE_POSTGRESQL=1 (CI sets it), which makes its absence a failure.
+POSTGRESQL_REQUIRED = os.environ.get("OFFTHEWIRE_REQUIRE_POSTGRESQL") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the whole run."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        reason = "PostgreSQL's server (initdb, pg_ctl) is not installed"
+        if POSTGRESQL_REQUIRED:
+            pytest.fail(f"{reason}, and OFFTHEWIRE_REQUIRE_POSTGRESQL=1 requires it")
+        pytest.skip(reason)
+    cluster = Cluster(bin_dir)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a store lives: a SQLite file, or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "t.db"
+    cluster: Cluster = request.getfixturevalue("postgresql")
+    return cluster.fresh_database()
+
 
 # Generous for one CLI run on a slow machine; a hang still ends the test instead of the suite.
 RUN_TIMEOUT = 60

@@ -1,4 +1,4 @@
-"""The only SQL: one installation's database in SQLite, through sqlite-utils.
+"""The only SQL: one installation's database, in SQLite (through sqlite-utils) or PostgreSQL.
 
 `Store` is made of one part per job, each over `database.Database` (the connection, migrations,
 transactions): `sources` (subscriptions and what polls learnt), `items` (items and stories,

@@ -36,28 +36,39 @@ class Reading(Database):
         word counting twice a summary word), optionally of one topic or one source. A query that is
         not FTS5 syntax (say "rare-earth" or "U.N.") is searched as its plain words."""
         try:
-            return self._search(query, topic, source_id, limit)
-        except sqlite3.OperationalError:
-            words = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
-        try:
+            if self.db.dialect == "postgresql":
+                return self._search(query, topic, source_id, limit)
+            try:
+                return self._search(query, topic, source_id, limit)
+            except sqlite3.OperationalError:
+                words = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
             return self._search(words, topic, source_id, limit)
-        except sqlite3.Error as exc:
-            raise StorageError(f"The database {self.path} could not be searched: {exc}.") from exc
+        except self.db.errors as exc:
+            raise StorageError(f"The database {self.name} could not be searched: {exc}.") from exc
 
     def _search(self, query: str, topic: str | None, source_id: int | None, limit: int) -> list[Item]:
-        sql = "SELECT rowid FROM items_search WHERE items_search MATCH ?"
-        params: list[Any] = [query]
+        params: list[Any]
+        if self.db.dialect == "postgresql":
+            # websearch_to_tsquery reads any text as a query (quotes, or, -word), never an error.
+            sql = "SELECT item_id FROM items_search WHERE document @@ websearch_to_tsquery('simple', ?)"
+            order = "ts_rank(document, websearch_to_tsquery('simple', ?), 1) DESC, item_id DESC"
+            column, params = "item_id", [query]
+        else:
+            sql = "SELECT rowid FROM items_search WHERE items_search MATCH ?"
+            order, column, params = "bm25(items_search, 2.0, 1.0)", "rowid", [query]
         if topic:
-            sql += " AND rowid IN (SELECT item_id FROM item_topics WHERE topic = ?)"
+            sql += f" AND {column} IN (SELECT item_id FROM item_topics WHERE topic = ?)"
             params.append(topic)
         if source_id is not None:
-            sql += " AND rowid IN (SELECT id FROM items WHERE source_id = ?)"
+            sql += f" AND {column} IN (SELECT id FROM items WHERE source_id = ?)"
             params.append(source_id)
-        sql += f" ORDER BY bm25(items_search, 2.0, 1.0) LIMIT {int(limit)}"
+        if self.db.dialect == "postgresql":
+            params.append(query)
+        sql += f" ORDER BY {order} LIMIT {int(limit)}"
         ids = [row[0] for row in self.db.execute(sql, params).fetchall()]
         if not ids:
             return []
-        found = {item.id: item for item in self._items(f"i.id IN ({','.join('?' * len(ids))})", ids, "i.id", None)}
+        found = {item.id: item for item in self._items(*self.db.one_of("i.id", ids), "i.id", None)}
         return [found[item_id] for item_id in ids if item_id in found]
 
     def item(self, item_id: int) -> Item:
@@ -87,9 +98,8 @@ class Reading(Database):
 
     def stories_between(self, topic: str | None, after_id: int, last_id: int) -> list[Story]:
         """The stories (of a topic) with ids after `after_id` up to `last_id`, newest first."""
-        ids = self._story_ids(topic, after_id, last_id, None)
-        marks = ",".join("?" * len(ids))
-        return self._stories(self._dicts(f"SELECT * FROM stories WHERE id IN ({marks}) ORDER BY id DESC", ids))
+        condition, params = self.db.one_of("id", self._story_ids(topic, after_id, last_id, None))
+        return self._stories(self._dicts(f"SELECT * FROM stories WHERE {condition} ORDER BY id DESC", params))
 
     def open_story_ids(self, topic: str | None, after_id: int, limit: int) -> list[int]:
         """The first `limit` story ids (of a topic) after `after_id`, oldest first."""
@@ -123,13 +133,10 @@ class Reading(Database):
         """Stories from their rows, in the rows' order, each with every report, oldest first."""
         if not story_rows:
             return []
-        # The ids as one JSON array, not a parameter each: a publish asks for the stories of every
-        # feed at once, which could pass SQLite's limit of 32,766 parameters.
-        ids = json.dumps([r["id"] for r in story_rows])
+        # A publish asks for the stories of every feed at once: many ids (`one_of`).
+        condition, params = self.db.one_of("i.story_id", [r["id"] for r in story_rows])
         reports: dict[int, list[Item]] = {}
-        for item in self._items(
-            "i.story_id IN (SELECT value FROM json_each(?))", [ids], order="i.published, i.id", limit=None
-        ):
+        for item in self._items(condition, params, order="i.published, i.id", limit=None):
             reports.setdefault(item.story_id, []).append(item)
         stories = []
         for row in story_rows:
@@ -166,7 +173,7 @@ class Reading(Database):
         # thousand reports, and every column with a dict for each row took a fifth of its time.
         sql = f"""SELECT i.id, i.source_id, COALESCE(s.name, s.feed_title, s.url), i.title, i.link, i.summary,
                          i.content, i.author, i.published, i.updated,
-                         (SELECT group_concat(topic, ' ') FROM item_topics t WHERE t.item_id = i.id),
+                         (SELECT {self.db.concat_words}(topic, ' ') FROM item_topics t WHERE t.item_id = i.id),
                          i.story_id, s.url, s.feed_link, s.feed_id, s.feed_updated, s.feed_rights, s.rights
                   FROM items i JOIN sources s ON s.id = i.source_id
                   WHERE {where} ORDER BY {order}"""
@@ -174,8 +181,8 @@ class Reading(Database):
             sql += f" LIMIT {int(limit)}"
         try:
             rows = self.db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StorageError(f"The database {self.path} could not be read: {exc}.") from exc
+        except self.db.errors as exc:
+            raise StorageError(f"The database {self.name} could not be read: {exc}.") from exc
         return [_item(row) for row in rows]
 
 

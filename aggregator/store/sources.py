@@ -7,8 +7,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,12 +54,10 @@ class SourceRecords(Database):
         }
         with self.transaction():
             if existing:
-                self.db.table("sources").update(existing[0], fields)
+                self.db.update("sources", existing[0], fields)
                 source_id = existing[0]
             else:
-                table = self.db.table("sources")
-                table.insert({"url": url, "created_at": to_text(now), **fields})
-                source_id = table.last_pk
+                source_id = self.db.insert("sources", {"url": url, "created_at": to_text(now), **fields})
         return self.source(source_id)
 
     def source(self, source_id: int) -> Source:
@@ -136,7 +133,11 @@ class SourceRecords(Database):
             taken = self.db.execute("SELECT id FROM sources WHERE url = ? AND id != ?", [new_url, source_id]).fetchone()
             if taken:
                 return self.source(source_id)  # another source already polls the new URL; leave both alone
-            self.db.execute("INSERT OR REPLACE INTO source_aliases (url, source_id) VALUES (?, ?)", [old, source_id])
+            self.db.execute(
+                "INSERT INTO source_aliases (url, source_id) VALUES (?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET source_id = excluded.source_id",
+                [old, source_id],
+            )
             self.db.execute("DELETE FROM source_aliases WHERE url = ?", [new_url])
             self.db.execute("UPDATE sources SET url = ? WHERE id = ?", [new_url, source_id])
         return self.source(source_id)
@@ -185,16 +186,16 @@ class SourceRecords(Database):
         assignments = ", ".join(f"{column} = ?" for column in values)
         # A source removed while it was being polled is simply not updated.
         sql, params = f"UPDATE sources SET {assignments} WHERE id = ?", [*values.values(), source_id]
-        if not self.db.conn.in_transaction:
+        if not self.db.in_transaction:
             with self.transaction():
-                self.db.conn.execute(sql, params)
+                self.db.execute(sql, params)
             return
         # In a batch, one statement needs no savepoint of its own: it is applied whole or not at
         # all (with the unchanged hints left alone, storing 2,000 304s went from 150 to 90 us each).
         try:
-            self.db.conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise StorageError(f"The database {self.path} could not be written: {exc}.") from exc
+            self.db.execute(sql, params)
+        except self.db.errors as exc:
+            raise StorageError(f"The database {self.name} could not be written: {exc}.") from exc
 
     def source_exists(self, source_id: int) -> bool:
         row = self.db.execute("SELECT 1 FROM sources WHERE id = ? AND removed_at IS NULL", [source_id]).fetchone()
@@ -204,15 +205,13 @@ class SourceRecords(Database):
         # A poll needs no item counts: each is a count over the items of one source.
         count = "(SELECT COUNT(*) FROM items i WHERE i.source_id = s.id)" if counted else "0"
         sql = f"SELECT s.*, {count} AS item_count FROM sources s WHERE {where} ORDER BY s.id"
-        cursor = self.db.conn.cursor()
-        cursor.row_factory = sqlite3.Row  # rows by column name, made in C: a poll loads 2,000 sources
         try:
-            return [_source(row) for row in cursor.execute(sql, params).fetchall()]
-        except sqlite3.Error as exc:
-            raise StorageError(f"The database {self.path} could not be read: {exc}.") from exc
+            return [_source(row) for row in self.db.named_rows(sql, params)]
+        except self.db.errors as exc:
+            raise StorageError(f"The database {self.name} could not be read: {exc}.") from exc
 
 
-def _source(row: sqlite3.Row) -> Source:
+def _source(row: Mapping[str, Any]) -> Source:
     return Source(
         id=row["id"],
         url=row["url"],

@@ -91,7 +91,9 @@ class Pipeline:
         self.fetcher = fetcher
         self.parser_pool = parser_pool
         self._running_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] | None = None
-        self.storing = Storing(store, clock, saved_index.path_for(store.path))
+        # The saved index lies beside a SQLite file; with PostgreSQL it is prepared at every start.
+        index_file = saved_index.path_for(store.path) if store.path is not None else None
+        self.storing = Storing(store, clock, index_file)
         # Per source, the versions (identity and content) of the entries its last stored feed
         # carried: those are not prepared again (see prepare_changed_items).
         self._stored_versions: dict[int, frozenset[int]] = {}

@@ -155,8 +155,8 @@ def test_upgrading_drops_the_story_key_table_and_the_words_column(tmp_path: Path
 
     with make_aggregator(settings) as upgraded:
         db = upgraded.store.db
-        assert "story_keys" not in db.table_names()
-        assert "match_words" not in db["items"].columns_dict
+        assert "story_keys" not in db.utils.table_names()
+        assert "match_words" not in db.utils["items"].columns_dict
         assert upgraded.store.optional_meta("story_keys_stale") is None
         (syndicated,) = prepare_items(
             second, [dataclasses.replace(copy, title="UPDATE 1-" + copy.title)], upgraded.matcher

@@ -1,6 +1,7 @@
-"""The store called directly on a real SQLite file: sources (subscribing, finding, pausing, moving,
-removing, holding a host back), what a poll records of a source, items and their stories, pruning
-and tombstones, transactions, and the migration that takes addresses out of stored authors."""
+"""The store called directly, on a real SQLite file and on a real PostgreSQL database (`database`):
+sources (subscribing, finding, pausing, moving, removing, holding a host back), what a poll records
+of a source, items and their stories, pruning and tombstones, transactions, and the migration that
+takes addresses out of stored authors."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(path: Path) -> Iterator[Store]:
-    store = Store(path)
+def store(database: Path | str) -> Iterator[Store]:
+    store = Store(database)
     yield store
     store.close()
 
@@ -357,7 +358,7 @@ def test_a_transaction_is_rolled_back_when_its_body_raises(store: Store) -> None
         raise Planted
 
     assert store.optional_meta("planted") is None
-    assert not store.db.conn.in_transaction
+    assert not store.db.in_transaction
     store.set_meta("after", "1")  # the connection is usable again
     assert store.optional_meta("after") == "1"
 
@@ -368,7 +369,7 @@ def test_a_refused_value_is_unstorable_and_undoes_the_transaction(store: Store) 
         store.db.execute("INSERT INTO meta (key, value) VALUES ('second', NULL)")
 
     assert store.optional_meta("first") is None
-    assert not store.db.conn.in_transaction
+    assert not store.db.in_transaction
 
 
 def test_a_database_error_is_a_storage_error_not_an_unstorable_one(store: Store) -> None:
@@ -441,15 +442,17 @@ def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> Non
         Store(path)
 
 
-def test_check_notices_a_deleted_database(path: Path, store: Store) -> None:
+def test_check_notices_a_deleted_database(path: Path) -> None:
+    store = Store(path)
     store.check()
     path.unlink()
 
     with pytest.raises(StorageError, match="was deleted"):
         store.check()
+    store.close()
 
 
-def test_sqlite_errors_do_not_leak_from_reading(store: Store) -> None:
+def test_database_errors_do_not_leak_from_reading(store: Store) -> None:
     store.db.execute("DROP TABLE items_search")
 
     with pytest.raises(StorageError, match="could not be searched"):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from aggregator import __version__
 from aggregator.config import Settings, find_config_file, load_settings, with_database_url
 from aggregator.core import Aggregator, make_aggregator, utc_now
-from aggregator.exceptions import AggregatorError, ConfigError
+from aggregator.exceptions import AggregatorError, ConfigError, StorageError
 from aggregator.opml import OpmlFeed
 from aggregator.types import RIGHTS_MODES, FetchResult, Item, PollSummary, Source, Topic
 
@@ -96,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     poll.add_argument("--json", action="store_true", help="print JSON")
 
     command("publish", cmd_publish)
+
+    migrate = command("migrate", cmd_migrate)
+    migrate.add_argument("--to", required=True, metavar="URL", help="an empty PostgreSQL database: postgresql://...")
+    migrate.add_argument("--json", action="store_true", help="print JSON")
 
     items = command("items", cmd_items)
     items.add_argument("--topic", metavar="SLUG")
@@ -270,6 +274,44 @@ def cmd_publish(args: argparse.Namespace) -> int:
         files = aggregator.output_files()
     print(f"Published {len(files)} feeds in {aggregator.settings.output.dir}/ ({len(changed)} changed).")
     return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Copy the SQLite database into PostgreSQL: every source, item, story, topic, tombstone and
+    validator, with their ids, into an empty database at URL; then compare the counts (exit 1 when
+    one differs)."""
+    from aggregator.store import Store
+    from aggregator.store.copy import copy_database, rows_to_copy
+    from aggregator.store.postgresql import redacted
+
+    if not args.to.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"--to must be a postgresql:// URL, not {args.to!r}.")
+    path = load_settings(find_config_file(args.config, os.environ)).storage.path
+    if not path.is_file():
+        raise StorageError(f"There is no SQLite database at {path} to migrate.")
+    source = Store(path)
+    try:
+        target = Store(args.to)
+        try:
+            progress = _Progress(rows_to_copy(source), sys.stderr) if not args.quiet else None
+            counts = copy_database(source, target, on_rows=progress.advance if progress else None)
+            if progress:
+                progress.done()
+        finally:
+            target.close()
+    finally:
+        source.close()
+    differ = [count for count in counts if not count.matches]
+    if args.json:
+        _print_json([{"table": c.table, "sqlite": c.source, "postgresql": c.target} for c in counts])
+    else:
+        rows = [[c.table, str(c.source), str(c.target), "ok" if c.matches else "DIFFERS"] for c in counts]
+        _print_table(["TABLE", "SQLITE", "POSTGRESQL", ""], rows)
+        if differ:
+            print(f"\n{len(differ)} tables differ after the copy: {', '.join(c.table for c in differ)}.")
+        else:
+            print(f'\nCopied {path} into {redacted(args.to)}. To use it: [storage] url = "{redacted(args.to)}"')
+    return 1 if differ else 0
 
 
 def cmd_items(args: argparse.Namespace) -> int:
@@ -662,13 +704,15 @@ class _Progress:
         self.enabled = stream.isatty()
 
     def step(self, result: FetchResult | OpmlFeed) -> None:
-        self.count += 1
+        self.advance(1, result.url.rsplit("/", 1)[-1][:40])
+
+    def advance(self, count: int, name: str = "") -> None:
+        self.count += count
         if not self.enabled:
             return
         total = max(self.total, self.count)
         width = 30
         filled = int(width * self.count / total)
-        name = result.url.rsplit("/", 1)[-1][:40]
         self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.count}/{total} {name:<40}")
         self.stream.flush()
 

@@ -5,7 +5,8 @@
 database, output folder) whose `run(*args)` runs `python -m aggregator --config FILE ARGS` as a
 subprocess with TZ=UTC. `database` is where a store lives, once a SQLite file and once a
 database of a throwaway PostgreSQL cluster (tests/postgresql.py): the store and pipeline suites run
-on both engines.
+on both engines. `new_database()` gives more empty databases on the same engine, and
+`storage_settings(database)` the `[storage]` settings that open one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ import pytest
 from feedserver import FeedServer
 from hypothesis import settings
 
+from aggregator.config import StorageSettings
 from tests.postgresql import Cluster, binaries
 
 # Property tests check properties, not speed: an example that takes longer than Hypothesis's default
@@ -60,6 +62,23 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
         return tmp_path / "t.db"
     cluster: Cluster = request.getfixturevalue("postgresql")
     return cluster.fresh_database()
+
+
+@pytest.fixture
+def new_database(
+    database: Path | str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[], Path | str]:
+    """More empty databases on `database`'s engine, one a call: for a test that compares two
+    installations, or needs a database of its own for each Hypothesis example."""
+    if isinstance(database, Path):
+        return lambda: tmp_path_factory.mktemp("database") / "t.db"
+    cluster: Cluster = request.getfixturevalue("postgresql")
+    return cluster.fresh_database
+
+
+def storage_settings(database: Path | str) -> StorageSettings:
+    """`[storage]` for a store at `database` (a `database` fixture's): the SQLite file, or the URL."""
+    return StorageSettings(path=database) if isinstance(database, Path) else StorageSettings(url=database)
 
 
 # Generous for one CLI run on a slow machine; a hang still ends the test instead of the suite.
@@ -187,7 +206,7 @@ _START_ENV: dict[str, str] = {}
 
 def cli_env() -> dict[str, str]:
     """The environment every CLI run gets: TZ=UTC, no proxy for loopback, no config from outside."""
-    env = {k: v for k, v in os.environ.items() if k != "OFFTHEWIRE_CONFIG"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OFFTHEWIRE_CONFIG", "OFFTHEWIRE_DATABASE_URL")}
     env.update({"TZ": "UTC", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
     if _START_ENV:
         env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -198,6 +198,7 @@ class PostgreSQLConnection(Connection):
             raise StorageError("PostgreSQL needs the psycopg package: pip install 'offthewire[postgresql]'.")
         self.url = url
         self.name = redacted(url)
+        self._open = False  # inside a transaction the store began
         self.errors = (psycopg.Error,)
         self.refused = (psycopg.IntegrityError, psycopg.DataError)
         self.conn = self._connect()
@@ -228,9 +229,13 @@ class PostgreSQLConnection(Connection):
                     self.conn.execute("INSERT INTO migrations (name, applied_at) VALUES (%s, now()::text)", [each])
 
     def _usable(self) -> Any:
-        """The connection, opened again (with backoff) when it was lost outside a transaction."""
+        """The connection, opened again (with backoff) when it was lost outside a transaction; lost
+        inside one, the transaction's writes are gone and its caller must hear it."""
         if not self.conn.broken and not self.conn.closed:
             return self.conn
+        if self._open:
+            self._open = False
+            raise psycopg.OperationalError("the connection to the server was lost during a transaction")
         delay = 0.5
         for attempt in range(RECONNECT_ATTEMPTS):
             try:
@@ -260,11 +265,25 @@ class PostgreSQLConnection(Connection):
 
     @property
     def in_transaction(self) -> bool:
+        if self.conn.broken:
+            self._open = False  # the server ended it
+            return False
         status = self.conn.info.transaction_status
         return status in (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR)
 
     def begin(self) -> None:
         self.execute("BEGIN")
+        self._open = True
+
+    def commit(self) -> None:
+        self._usable()  # raises when the transaction was lost with the connection
+        self._open = False
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self._open = False
+        if not self.conn.broken and not self.conn.closed:
+            self.conn.execute("ROLLBACK")
 
     def check(self) -> None:
         try:
